@@ -1,0 +1,127 @@
+# backbot - build, test, install.  `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/backbot
+
+# Debian packages needed to build and test (see README: Dependencies).
+DEBS = build-essential pkg-config libpcre2-dev libcjson-dev \
+       libcurl4-openssl-dev libcmocka-dev libedit-dev \
+       python3 python3-jsonschema python3-yaml
+
+PKGS     = libpcre2-8 libcjson libcurl libedit
+CFLAGS  ?= -O2 -g
+WARN     = -std=c11 -pedantic -Wall -Wextra -Werror -Wshadow -Wvla \
+           -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
+           -Wformat=2 -Wcast-qual -Wundef
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Isrc
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+
+ifeq ($(SANITIZE),1)
+B       ?= build/san
+CFLAGS   = -O1 -g $(SAN)
+LDFLAGS += $(SAN)
+else
+B       ?= build/release
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) cmocka 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+LIBSRC  = $(filter-out src/main.c,$(wildcard src/*.c))
+LIBOBJ  = $(patsubst src/%.c,$(B)/%.o,$(LIBSRC))
+TESTS   = $(patsubst tests/%.c,$(B)/%,$(wildcard tests/test_*.c))
+BENCHES = $(patsubst bench/%.c,$(B)/%,$(wildcard bench/*.c))
+
+all: backbot
+
+backbot: $(B)/backbot
+	cp $< $@
+
+$(B)/backbot: $(B)/main.o $(B)/libbackbot.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+# The installed data directory is compiled in; rebuild when it changes.
+$(B)/main.o: $(B)/datadir.h
+$(B)/datadir.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define BACKBOT_DATADIR "$(DATADIR)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(B)/main.o: CPPFLAGS += -I$(B)
+
+$(B)/libbackbot.a: $(LIBOBJ)
+	$(AR) rcs $@ $^
+
+$(B)/test_%: tests/test_%.c tests/testutil.h $(B)/libbackbot.a
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests $(PKG_CFLAGS) $< \
+	    $(B)/libbackbot.a $(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS) -o $@
+
+$(B)/bench_%: bench/bench_%.c $(B)/libbackbot.a
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) $< \
+	    $(B)/libbackbot.a $(LDFLAGS) $(PKG_LIBS) -o $@
+
+# Unit tests, then the built binary end to end, then the Matrix suite.
+test: $(TESTS) $(B)/backbot
+	@set -e; for t in $(TESTS); do \
+	    echo "== $$t"; BACKBOT_ROOT=$(CURDIR) ./$$t; done
+	@echo "== tests/e2e.sh"; tests/e2e.sh $(B)/backbot
+	@if [ -x tests/matrix/run ]; then \
+	    echo "== tests/matrix/run"; tests/matrix/run $(B)/backbot; fi
+
+bench: $(BENCHES) $(B)/backbot
+	@for b in $(BENCHES); do ./$$b || exit 1; done
+
+# Install packages with apt (sudo when not root); skips what is installed.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: everything is installed"; \
+	else sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    echo "deps: installing$$missing"; \
+	    $$sudo apt-get update && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	        --no-install-recommends $$missing; fi
+
+run: all
+	./backbot chat
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -m 755 backbot $(DESTDIR)$(BINDIR)/backbot
+	rm -rf $(DESTDIR)$(DATADIR)/faq $(DESTDIR)$(DATADIR)/intents
+	cp -R faq intents $(DESTDIR)$(DATADIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/backbot
+	rm -rf $(DESTDIR)$(DATADIR)
+
+lint:
+	cppcheck --quiet --std=c11 --enable=warning,performance,portability \
+	    --error-exitcode=1 --inline-suppr -Isrc src tests
+	clang-tidy --quiet src/*.c -- $(WARN) $(CPPFLAGS) -I$(B) $(PKG_CFLAGS)
+
+format:
+	clang-format -i src/*.[ch] tests/*.[ch]
+
+clean:
+	rm -rf build backbot
+
+help:
+	@echo "make deps     install the Debian packages (apt)"
+	@echo "make          build ./backbot"
+	@echo "make run      build and start the terminal chat"
+	@echo "make test     build and run every test (SANITIZE=1: ASan+UBSan)"
+	@echo "make bench    measure start-up, throughput, latency, memory"
+	@echo "make install  install to PREFIX ($(PREFIX)), honours DESTDIR"
+	@echo "make lint     cppcheck and clang-tidy"
+
+FORCE:
+.PHONY: all test bench deps run install uninstall lint format clean help FORCE
+-include $(wildcard $(B)/*.d)

@@ -1,0 +1,47 @@
+/* lexicon.h - shared vocabulary of the knowledge base: word-class macros
+ * and spelling fixes.
+ *
+ * intents/lexicon.json names word classes once ("crack": "crack|pop|click
+ * ...") so every pattern can say {crack} instead of repeating the list, and
+ * maps misspellings and British/American variants to one spelling before
+ * matching ("chiropracter" -> "chiropractor").  A person adding synonyms
+ * edits that file only.
+ */
+#ifndef BACKBOT_LEXICON_H
+#define BACKBOT_LEXICON_H
+
+#include <stddef.h>
+
+struct buf;
+struct diag;
+struct lexicon;
+
+#define LEXICON_MAX_WORD 48 /* longest word the spelling map looks up */
+
+/* Load 'path'.  A missing file is an error.  NULL with 'd' filled on
+ * error.  Caller frees with lexicon_free(). */
+struct lexicon *lexicon_load(const char *path, struct diag *d);
+
+/* Add the entries of another lexicon file; a name defined in both is an
+ * error.  Returns 0, or -1 with 'd' filled. */
+int lexicon_add_file(struct lexicon *lex, const char *path, struct diag *d);
+
+/* An empty lexicon (no macros, no spelling fixes), for tests and for
+ * pattern files used on their own.  NULL only when out of memory. */
+struct lexicon *lexicon_new_empty(void);
+
+/* Copy 'src' to 'out', replacing each {name} with (?:definition).  A brace
+ * that does not enclose a lower-case name (a quantifier such as {2,3}, or
+ * \{) is copied unchanged.  Returns 0, or -1 with the unknown name (or the
+ * reason) in 'why' and its byte offset in 'src' in *offset. */
+int lexicon_expand(const struct lexicon *lex, const char *src, struct buf *out,
+    char *why, size_t whysize, size_t *offset);
+
+/* The canonical spelling of 'word' ('len' bytes), or NULL when it has no
+ * entry.  Borrowed. */
+const char *lexicon_respell(const struct lexicon *lex, const char *word,
+    size_t len);
+
+void lexicon_free(struct lexicon *lex); /* NULL is a no-op */
+
+#endif

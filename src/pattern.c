@@ -1,0 +1,286 @@
+/* pattern.c - PCRE2 compilation and matching for knowledge-base patterns.
+ *
+ * Patterns run in byte mode (no PCRE2_UTF): text_normalise() has already
+ * folded case and punctuation, so UTF-8 awareness would only cost time.
+ * Captures are off (PCRE2_NO_AUTO_CAPTURE); only the bounds of the whole
+ * match are used.
+ */
+#include "pattern.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "jsonfile.h"
+#include "lexicon.h"
+
+#define RX_MAX_EXPANDED 65536    /* bytes of one regex after macros */
+#define RX_MATCH_LIMIT 200000    /* backtracking steps per search */
+#define RX_DEPTH_LIMIT 2000      /* for the interpreter, if JIT is off */
+#define RX_JIT_STACK_MAX (1u << 20)
+
+struct rx {
+	pcre2_code *code;
+};
+
+struct rx_env {
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit_stack;
+	pcre2_match_data *md;
+};
+
+struct rx_env *
+rx_env_new(void)
+{
+	struct rx_env *env = calloc(1, sizeof(*env));
+
+	if (env == NULL)
+		return NULL;
+	env->mctx = pcre2_match_context_create(NULL);
+	env->jit_stack = pcre2_jit_stack_create(32 * 1024, RX_JIT_STACK_MAX,
+	    NULL);
+	env->md = pcre2_match_data_create(1, NULL);
+	if (env->mctx == NULL || env->jit_stack == NULL || env->md == NULL) {
+		rx_env_free(env);
+		return NULL;
+	}
+	pcre2_set_match_limit(env->mctx, RX_MATCH_LIMIT);
+	pcre2_set_depth_limit(env->mctx, RX_DEPTH_LIMIT);
+	pcre2_jit_stack_assign(env->mctx, NULL, env->jit_stack);
+	return env;
+}
+
+void
+rx_env_free(struct rx_env *env)
+{
+	if (env == NULL)
+		return;
+	pcre2_match_data_free(env->md);
+	pcre2_jit_stack_free(env->jit_stack);
+	pcre2_match_context_free(env->mctx);
+	free(env);
+}
+
+struct rx *
+rx_compile(const char *src, const struct lexicon *lex, char *why,
+    size_t whysize, size_t *offset)
+{
+	struct buf expanded;
+	struct rx *rx = NULL;
+	pcre2_code *code = NULL;
+	int errcode;
+	PCRE2_SIZE erroff;
+
+	buf_init(&expanded, RX_MAX_EXPANDED);
+	*offset = 0;
+	if (src[0] == '\0') {
+		snprintf(why, whysize, "empty pattern");
+		goto out;
+	}
+	if (lex != NULL) {
+		if (lexicon_expand(lex, src, &expanded, why, whysize,
+			offset) == -1)
+			goto out;
+	} else if (buf_append_str(&expanded, src) == -1) {
+		snprintf(why, whysize, "pattern too long");
+		goto out;
+	}
+	code = pcre2_compile((PCRE2_SPTR)buf_str(&expanded), expanded.len,
+	    PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
+	if (code == NULL) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(errcode, msg, sizeof(msg));
+		snprintf(why, whysize, "%s", (const char *)msg);
+		/* The offset is into the expanded text; it maps back to the
+		 * source only when no macro was expanded before it. */
+		*offset = erroff <= strlen(src) ? erroff : 0;
+		goto out;
+	}
+	/* JIT failure is not an error: the interpreter still works. */
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	rx = malloc(sizeof(*rx));
+	if (rx == NULL) {
+		snprintf(why, whysize, "out of memory");
+		goto out;
+	}
+	rx->code = code;
+	code = NULL;
+out:
+	pcre2_code_free(code);
+	buf_free(&expanded);
+	return rx;
+}
+
+void
+rx_free(struct rx *rx)
+{
+	if (rx == NULL)
+		return;
+	pcre2_code_free(rx->code);
+	free(rx);
+}
+
+int
+rx_find(const struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    size_t from, size_t *start, size_t *end)
+{
+	int rc;
+	PCRE2_SIZE *ov;
+
+	if (from > len)
+		return 0;
+	rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, from, 0, env->md,
+	    env->mctx);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc < 0)
+		return -1;
+	ov = pcre2_get_ovector_pointer(env->md);
+	*start = ov[0];
+	*end = ov[1];
+	return 1;
+}
+
+/* Append the compiled regexes of a string or an array of strings. */
+static int
+compile_list(struct rx ***list, size_t *count, const cJSON *node,
+    const char *member, const struct lexicon *lex,
+    const struct pattern_origin *o, struct diag *d)
+{
+	const cJSON *item;
+	size_t n, i = 0;
+	int errors = 0;
+
+	if (cJSON_IsString(node)) {
+		n = 1;
+	} else if (cJSON_IsArray(node) && cJSON_GetArraySize(node) > 0) {
+		n = (size_t)cJSON_GetArraySize(node);
+	} else {
+		diag_add(d, "%s: %s%s%s: expected a regex string or a non-empty "
+		    "array of them", o->path, o->where, member[0] ? "." : "",
+		    member);
+		return -1;
+	}
+	*list = calloc(n, sizeof(**list));
+	if (*list == NULL) {
+		diag_add(d, "%s: out of memory", o->path);
+		return -1;
+	}
+	*count = n;
+	for (item = cJSON_IsString(node) ? node : node->child; item != NULL && i < n;
+	     item = item->next, i++) {
+		char why[256];
+		size_t off;
+
+		if (!cJSON_IsString(item)) {
+			diag_add(d, "%s: %s.%s[%zu]: expected a regex string",
+			    o->path, o->where, member, i);
+			errors++;
+			continue;
+		}
+		(*list)[i] = rx_compile(item->valuestring, lex, why, sizeof(why),
+		    &off);
+		if ((*list)[i] == NULL) {
+			size_t at = jsonfile_offset_of(o->text, item->valuestring);
+
+			/* Point at the offending character when the literal
+			 * was found and needs no escapes before it. */
+			if (at < strlen(o->text) &&
+			    strncmp(o->text + at, item->valuestring, off) == 0)
+				at += off;
+			diag_add_at(d, o->path, o->text, at, "%s: %s",
+			    o->where, why);
+			errors++;
+		}
+		if (cJSON_IsString(node))
+			break;
+	}
+	return errors > 0 ? -1 : 0;
+}
+
+int
+pattern_from_json(struct pattern *p, const struct cJSON *node,
+    double default_weight, const struct lexicon *lex,
+    const struct pattern_origin *o, struct diag *d)
+{
+	const cJSON *all, *none, *weight;
+	int rc = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->weight = default_weight;
+	if (cJSON_IsString(node))
+		return compile_list(&p->all, &p->all_count, node, "", lex, o, d);
+	if (!cJSON_IsObject(node)) {
+		diag_add(d, "%s: %s: expected a regex string or an object",
+		    o->path, o->where);
+		return -1;
+	}
+	all = cJSON_GetObjectItemCaseSensitive(node, "all");
+	if (all == NULL)
+		all = cJSON_GetObjectItemCaseSensitive(node, "re");
+	if (all == NULL) {
+		diag_add(d, "%s: %s: needs \"re\" or \"all\"", o->path, o->where);
+		return -1;
+	}
+	rc |= compile_list(&p->all, &p->all_count, all, "all", lex, o, d);
+	none = cJSON_GetObjectItemCaseSensitive(node, "none");
+	if (none != NULL)
+		rc |= compile_list(&p->none, &p->none_count, none, "none", lex,
+		    o, d);
+	weight = cJSON_GetObjectItemCaseSensitive(node, "weight");
+	if (weight != NULL) {
+		if (!cJSON_IsNumber(weight) || weight->valuedouble < -1 ||
+		    weight->valuedouble > 1) {
+			diag_add(d, "%s: %s.weight: expected a number in "
+			    "[-1, 1]", o->path, o->where);
+			rc = -1;
+		} else {
+			p->weight = weight->valuedouble;
+		}
+	}
+	return rc;
+}
+
+bool
+pattern_none_clear(const struct pattern *p, struct rx_env *env,
+    const char *s, size_t len)
+{
+	size_t i, a, b;
+
+	for (i = 0; i < p->none_count; i++) {
+		if (rx_find(p->none[i], env, s, len, 0, &a, &b) == 1)
+			return false;
+	}
+	return true;
+}
+
+bool
+pattern_matches(const struct pattern *p, struct rx_env *env, const char *s,
+    size_t len)
+{
+	size_t i, a, b;
+
+	for (i = 0; i < p->all_count; i++) {
+		if (rx_find(p->all[i], env, s, len, 0, &a, &b) != 1)
+			return false;
+	}
+	return pattern_none_clear(p, env, s, len);
+}
+
+void
+pattern_free(struct pattern *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->all_count; i++)
+		rx_free(p->all[i]);
+	for (i = 0; i < p->none_count; i++)
+		rx_free(p->none[i]);
+	free(p->all);
+	free(p->none);
+	memset(p, 0, sizeof(*p));
+}

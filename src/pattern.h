@@ -1,0 +1,76 @@
+/* pattern.h - compiled knowledge-base patterns (the only PCRE2 user).
+ *
+ * A pattern is what a line of intents/ or intents/triage/ data compiles
+ * to: a list of regexes that must all match somewhere in the text (in any
+ * order, which is how patterns ignore word order), a list that must not
+ * match, and a weight.  Every regex is compiled once, at load, with JIT,
+ * after {macro} expansion through the lexicon; matching runs under a match
+ * limit so no input can make a question slow.
+ */
+#ifndef BACKBOT_PATTERN_H
+#define BACKBOT_PATTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct diag;
+struct lexicon;
+struct rx;     /* one compiled regex; opaque */
+struct rx_env; /* match-time scratch shared by all regexes; opaque */
+
+/* A JSON value in the knowledge base: a cJSON node, kept opaque here so
+ * that only loaders include cJSON. */
+struct cJSON;
+
+struct pattern {
+	struct rx **all;  /* all must match */
+	size_t all_count;
+	struct rx **none; /* none may match */
+	size_t none_count;
+	double weight;    /* [-1, 1]: how much a match says */
+};
+
+/* Where a pattern came from, for error messages. */
+struct pattern_origin {
+	const char *path; /* file */
+	const char *text; /* the file's bytes, to find line numbers */
+	const char *where; /* JSON path, e.g. "intents[3].patterns[0]" */
+};
+
+/* Match-time scratch: match data, match limits, JIT stack.  Single-
+ * threaded use only.  NULL when out of memory. */
+struct rx_env *rx_env_new(void);
+void rx_env_free(struct rx_env *env); /* NULL is a no-op */
+
+/* Compile one regex after expanding macros.  NULL with the reason in
+ * 'why' and the byte offset into 'src' in *offset. */
+struct rx *rx_compile(const char *src, const struct lexicon *lex, char *why,
+    size_t whysize, size_t *offset);
+void rx_free(struct rx *rx); /* NULL is a no-op */
+
+/* Find the first match in s[from..len).  Returns 1 with its bounds, 0 for
+ * no match, -1 when the match limit was hit (the caller decides what a
+ * failed search means; triage counts it as a match). */
+int rx_find(const struct rx *rx, struct rx_env *env, const char *s,
+    size_t len, size_t from, size_t *start, size_t *end);
+
+/* Fill 'p' from a JSON value: a regex string, or an object
+ * {"all": [regex...] | "re": regex, "none": [regex...], "weight": w}.
+ * 'default_weight' applies when no weight is given.  Returns 0, or -1 with
+ * every problem reported in 'd' as "file:line:col: where: message". */
+int pattern_from_json(struct pattern *p, const struct cJSON *node,
+    double default_weight, const struct lexicon *lex,
+    const struct pattern_origin *origin, struct diag *d);
+
+/* True when every 'all' regex matches and no 'none' regex does; a search
+ * that hits the match limit counts as "no match" here. */
+bool pattern_matches(const struct pattern *p, struct rx_env *env,
+    const char *s, size_t len);
+
+/* True when no 'none' regex matches. */
+bool pattern_none_clear(const struct pattern *p, struct rx_env *env,
+    const char *s, size_t len);
+
+void pattern_free(struct pattern *p); /* frees the members, not 'p' */
+
+#endif
