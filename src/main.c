@@ -13,6 +13,8 @@
 #include "cli.h"
 #include "datadir.h"
 #include "diag.h"
+#include "http.h"
+#include "matrix.h"
 #include "repl.h"
 
 #define BACKBOT_VERSION "1.0.0"
@@ -22,8 +24,8 @@ enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_KB = 2, EXIT_NETWORK = 3 };
 static int
 run(struct bot *bot, const struct cli_options *o, struct diag *d)
 {
-	(void)d;
 	struct repl_options ro;
+	struct matrix_options mo = {o->config, o->verbosity};
 	char *question;
 	int status;
 
@@ -42,8 +44,11 @@ run(struct bot *bot, const struct cli_options *o, struct diag *d)
 	case CLI_DOCTOR:
 		return repl_doctor(bot, stdin, stdout, &ro);
 	case CLI_MATRIX:
-		fprintf(stderr, "backbot: the Matrix bot is not built in\n");
-		return EXIT_NETWORK;
+		if (http_global_init() != 0)
+			return EXIT_NETWORK;
+		status = matrix_run(bot, &mo, d);
+		http_global_cleanup();
+		return status;
 	default:
 		return repl_chat(bot, stdin, stdout, &ro);
 	}
