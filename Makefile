@@ -92,11 +92,15 @@ deps:
 run: all
 	./backbot chat
 
-install: all
+install: $(B)/backbot
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
-	install -m 755 backbot $(DESTDIR)$(BINDIR)/backbot
+	install -m 755 $(B)/backbot $(DESTDIR)$(BINDIR)/backbot
 	rm -rf $(DESTDIR)$(DATADIR)/faq $(DESTDIR)$(DATADIR)/intents
 	cp -R faq intents $(DESTDIR)$(DATADIR)/
+
+# No leaks over a whole batch run (valgrind from Debian's valgrind package).
+memcheck: $(B)/backbot
+	tests/memcheck.sh $(B)/backbot
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/backbot
@@ -123,5 +127,6 @@ help:
 	@echo "make lint     cppcheck and clang-tidy"
 
 FORCE:
-.PHONY: all test bench deps run install uninstall lint format clean help FORCE
+.PHONY: all test bench deps run install uninstall memcheck lint format clean \
+    help FORCE
 -include $(wildcard $(B)/*.d)

@@ -141,7 +141,6 @@ bot_check(const char *root, struct diag *d)
 {
 	struct bot *bot;
 	size_t problems = 0, i, n;
-	char path[PATH_SIZE];
 
 	bot = bot_load(root, d);
 	if (bot == NULL)
@@ -149,13 +148,12 @@ bot_check(const char *root, struct diag *d)
 	/* Every answer should be reachable. */
 	n = kb_count(bot->kb);
 	for (i = 0; i < n; i++) {
-		const char *id = kb_at(bot->kb, i)->intent;
+		const struct kb_answer *a = kb_at(bot->kb, i);
 
-		if (strcmp(id, INTENT_NONE) != 0 &&
-		    intent_find(bot->intents, id) < 0) {
-			join(path, root, "faq");
+		if (strcmp(a->intent, INTENT_NONE) != 0 &&
+		    intent_find(bot->intents, a->intent) < 0) {
 			diag_add(d, "%s: answer for %s, but no intent in "
-			    "intents/ has that id", path, id);
+			    "intents/ has that id", a->file, a->intent);
 			problems++;
 		}
 	}

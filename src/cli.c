@@ -208,6 +208,12 @@ cli_find_kb(struct cli_options *o, const char *datadir, char *err,
 		if (slash != NULL) {
 			*slash = '\0';
 			if (is_root(exe)) {
+				char cwd[CLI_PATH_MAX];
+
+				/* Short paths in messages when run from there. */
+				if (getcwd(cwd, sizeof(cwd)) != NULL &&
+				    strcmp(cwd, exe) == 0)
+					snprintf(exe, sizeof(exe), ".");
 				snprintf(o->kb_root, sizeof(o->kb_root), "%s",
 				    exe);
 				return 0;

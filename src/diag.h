@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define DIAG_MAX_MESSAGES 32  /* kept messages [1..]; the rest are counted */
+#define DIAG_MAX_MESSAGES 128 /* kept messages [1..]; the rest are counted */
 #define DIAG_MESSAGE_SIZE 512 /* bytes per message, including the NUL */
 
 struct diag {

@@ -26,6 +26,7 @@ answer_clear(struct kb_answer *a)
 	free(a->title);
 	free(a->source);
 	free(a->text);
+	free(a->file);
 }
 
 void
@@ -89,6 +90,11 @@ load_answer(struct kb_answer *a, const cJSON *node, size_t index,
 	a->source = source;
 	a->text = text;
 	a->self_care = cJSON_IsTrue(self_care);
+	a->file = strdup(path);
+	if (a->file == NULL) {
+		diag_add(d, "%s: out of memory", path);
+		errors++;
+	}
 	return errors;
 }
 

@@ -18,6 +18,7 @@ struct kb_answer {
 	char *title;  /* short topic name */
 	char *source; /* what part of the source it rests on */
 	char *text;   /* the answer */
+	char *file;   /* the faq/ file it came from */
 	bool self_care;     /* tells the person to do something to their back */
 };
 
