@@ -1,0 +1,434 @@
+/* bench_backbot.c - how fast backbot answers, and how that scales.
+ *
+ * Measures, for the knowledge base in the current directory:
+ *   start-up   load + compile + JIT of every pattern (median of runs);
+ *   throughput intent + triage over >= 100,000 realistic questions
+ *              (the test tables and, when present, the development set,
+ *              plus variations: typos, case, extra words, long messages),
+ *              single thread, with p50/p99 latency per question;
+ *   memory     peak resident set size;
+ *   scaling    the same throughput with a knowledge base ten times larger
+ *              (synthetic intents whose patterns have the shipped shapes
+ *              but other words).
+ * Ends with one summary line:
+ *   startup_ms=... qps=... p99_us=... rss_mb=... qps_x10kb=...
+ * This is a benchmark, not a test: it prints figures and checks nothing.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "buf.h"
+#include "diag.h"
+
+#define CORPUS_SIZE 100000
+#define STARTUP_RUNS 7
+#define SCALE 10
+#define DEV_SET "../shared/eval/dev.jsonl"
+
+struct corpus {
+	char **q;
+	size_t count, cap;
+};
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "bench: %s\n", what);
+	exit(1);
+}
+
+static void
+corpus_add(struct corpus *c, const char *s)
+{
+	if (c->count == c->cap) {
+		c->cap = c->cap == 0 ? 1024 : c->cap * 2;
+		c->q = realloc(c->q, c->cap * sizeof(*c->q));
+		if (c->q == NULL)
+			die("out of memory");
+	}
+	c->q[c->count] = strdup(s);
+	if (c->q[c->count] == NULL)
+		die("out of memory");
+	c->count++;
+}
+
+/* Add column 'col' (0-based) of a tab-separated file, skipping comments. */
+static void
+load_tsv(struct corpus *c, const char *path, int col)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *field = line, *tab = strchr(line, '\t'), *nl;
+
+		if (line[0] == '#' || tab == NULL)
+			continue;
+		if (col == 1)
+			field = tab + 1;
+		else
+			*tab = '\0';
+		nl = strchr(field, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		corpus_add(c, field);
+	}
+	fclose(f);
+}
+
+static void
+load_jsonl_text(struct corpus *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		cJSON *o = cJSON_Parse(line);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
+
+		if (cJSON_IsString(t))
+			corpus_add(c, t->valuestring);
+		cJSON_Delete(o);
+	}
+	fclose(f);
+}
+
+static unsigned long rng_state = 88172645463325252UL;
+
+static unsigned long
+rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* One variation of 's': a typo, a case change, extra words, or several
+ * questions run together into one long message. */
+static void
+vary(const struct corpus *base, const char *s, struct buf *out)
+{
+	static const char *const before[] = {"hey so ", "quick question: ",
+	    "hi, ", "ok so basically ", "sorry if this is dumb but ", ""};
+	static const char *const after[] = {" thanks!!", " lol", " pls help",
+	    "??", " cheers", ""};
+	size_t len = strlen(s), i;
+
+	buf_reset(out);
+	switch (rng() % 4) {
+	case 0: /* swap two neighbouring letters */
+		buf_append_str(out, s);
+		if (len > 3) {
+			i = 1 + rng() % (len - 2);
+			char t = out->data[i];
+			out->data[i] = out->data[i + 1];
+			out->data[i + 1] = t;
+		}
+		break;
+	case 1: /* shouting or lower case */
+		for (i = 0; i < len; i++) {
+			char ch = s[i];
+
+			if (rng() % 2 == 0 && ch >= 'a' && ch <= 'z')
+				ch = (char)(ch - 'a' + 'A');
+			buf_append_char(out, ch);
+		}
+		break;
+	case 2: /* chatty extra words */
+		buf_printf(out, "%s%s%s", before[rng() % 6], s, after[rng() % 6]);
+		break;
+	default: /* a long message: several questions */
+		buf_append_str(out, s);
+		for (i = 0; i < 3; i++) {
+			buf_append_str(out, ". also ");
+			buf_append_str(out, base->q[rng() % base->count]);
+		}
+	}
+}
+
+static int
+compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct bot *
+load_bot(const char *root)
+{
+	struct diag d;
+	struct bot *bot;
+
+	diag_clear(&d);
+	bot = bot_load(root, &d);
+	if (bot == NULL) {
+		diag_print(&d, "bench", stderr);
+		die("cannot load the knowledge base");
+	}
+	return bot;
+}
+
+/* Answer the whole corpus; fills per-question latencies; returns q/s. */
+static double
+run_corpus(struct bot *bot, const struct corpus *c, double *lat)
+{
+	struct bot_reply r;
+	double t0 = now_us(), t;
+	size_t i;
+
+	for (i = 0; i < c->count; i++) {
+		t = now_us();
+		(void)bot_answer(bot, c->q[i], strlen(c->q[i]), &r);
+		if (lat != NULL)
+			lat[i] = now_us() - t;
+	}
+	return (double)c->count / ((now_us() - t0) / 1e6);
+}
+
+/* ------------------------------------------------ ten-times knowledge base */
+
+/* Shift every run of four or more plain letters (not {class} names) by
+ * 'k' places: the pattern keeps its shape but needs other words. */
+static void
+scramble(char *s, int k)
+{
+	size_t i = 0;
+
+	while (s[i] != '\0') {
+		size_t j = i;
+
+		if (s[i] == '{' || s[i] == '\\') {
+			i += s[i] == '\\' && s[i + 1] != '\0' ? 2 : 1;
+			if (s[i - 1] == '{')
+				while (s[i] != '\0' && s[i] != '}')
+					i++;
+			continue;
+		}
+		while (s[j] >= 'a' && s[j] <= 'z')
+			j++;
+		if (j - i >= 4) {
+			for (; i < j; i++)
+				s[i] = (char)('a' + (s[i] - 'a' + k) % 26);
+		}
+		i = j > i ? j : i + 1;
+	}
+}
+
+static void
+scramble_node(cJSON *n, int k)
+{
+	cJSON *c;
+
+	if (cJSON_IsString(n)) {
+		scramble(n->valuestring, k);
+		return;
+	}
+	for (c = n->child; c != NULL; c = c->next)
+		scramble_node(c, k);
+}
+
+static char *
+read_all(const char *path)
+{
+	struct buf b;
+
+	buf_init(&b, 16u << 20);
+	if (buf_read_file(&b, path) == -1)
+		die("cannot read a knowledge-base file");
+	return b.data;
+}
+
+static void
+write_all(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0)
+		die("cannot write the scaled knowledge base");
+}
+
+static void
+remove_tree(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
+}
+
+/* Build root/faq and root/intents with SCALE copies of every intent. */
+static void
+build_scaled_kb(const char *root)
+{
+	char cmd[4096], path[4096];
+	FILE *ls;
+	int k;
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/faq' "
+	    "'%s/intents/triage' && cp faq/*.json '%s/faq/' && "
+	    "cp intents/*.json '%s/intents/' && cp intents/triage/*.json "
+	    "'%s/intents/triage/'", root, root, root, root, root, root);
+	if (system(cmd) != 0)
+		die("cannot copy the knowledge base");
+	ls = popen("ls intents/*.json", "r");
+	if (ls == NULL)
+		die("cannot list intents/");
+	while (fgets(path, sizeof(path), ls) != NULL) {
+		char *text, *out;
+		cJSON *root_json, *list, *it, *answers;
+		char *nl = strchr(path, '\n');
+
+		if (nl != NULL)
+			*nl = '\0';
+		if (strstr(path, "lexicon.json") != NULL)
+			continue;
+		for (k = 1; k < SCALE; k++) {
+			text = read_all(path);
+			root_json = cJSON_Parse(text);
+			free(text);
+			list = cJSON_GetObjectItemCaseSensitive(root_json,
+			    "intents");
+			answers = cJSON_CreateArray();
+			cJSON_ArrayForEach(it, list)
+			{
+				cJSON *id = cJSON_GetObjectItemCaseSensitive(it,
+				    "id");
+				char nid[256];
+				cJSON *a = cJSON_CreateObject();
+
+				snprintf(nid, sizeof(nid), "x%d.%s", k,
+				    id->valuestring);
+				cJSON_SetValuestring(id, nid);
+				scramble_node(cJSON_GetObjectItemCaseSensitive(
+				    it, "patterns"), k);
+				cJSON_DeleteItemFromObjectCaseSensitive(it,
+				    "examples");
+				cJSON_AddStringToObject(a, "intent", nid);
+				cJSON_AddStringToObject(a, "title", nid);
+				cJSON_AddStringToObject(a, "source", "bench");
+				cJSON_AddStringToObject(a, "answer", "x");
+				cJSON_AddItemToArray(answers, a);
+			}
+			out = cJSON_Print(root_json);
+			snprintf(cmd, sizeof(cmd), "%s/intents/x%d-%s", root, k,
+			    strrchr(path, '/') + 1);
+			write_all(cmd, out);
+			free(out);
+			cJSON_Delete(root_json);
+			root_json = cJSON_CreateObject();
+			cJSON_AddItemToObject(root_json, "answers", answers);
+			out = cJSON_Print(root_json);
+			snprintf(cmd, sizeof(cmd), "%s/faq/x%d-%s", root, k,
+			    strrchr(path, '/') + 1);
+			write_all(cmd, out);
+			free(out);
+			cJSON_Delete(root_json);
+		}
+	}
+	pclose(ls);
+}
+
+int
+main(void)
+{
+	struct corpus base = {0}, corpus = {0};
+	double startup[STARTUP_RUNS], *lat, qps, qps10, p50, p99, t;
+	struct buf tmp;
+	struct rusage ru;
+	struct bot *bot;
+	char scaled[256];
+	size_t i, patterns_x1, patterns_x10;
+
+	/* Start-up: median of several full loads. */
+	for (i = 0; i < STARTUP_RUNS; i++) {
+		t = now_us();
+		bot = load_bot(".");
+		startup[i] = (now_us() - t) / 1000.0;
+		bot_free(bot);
+	}
+	qsort(startup, STARTUP_RUNS, sizeof(double), compare_double);
+
+	/* Corpus. */
+	load_tsv(&base, "tests/data/questions.tsv", 0);
+	load_tsv(&base, "tests/data/triage.tsv", 1);
+	load_jsonl_text(&base, DEV_SET);
+	if (base.count == 0)
+		die("no questions found (run from the repository root)");
+	buf_init(&tmp, 65536);
+	for (i = 0; i < base.count; i++)
+		corpus_add(&corpus, base.q[i]);
+	while (corpus.count < CORPUS_SIZE) {
+		vary(&base, base.q[rng() % base.count], &tmp);
+		corpus_add(&corpus, buf_str(&tmp));
+	}
+	buf_free(&tmp);
+
+	bot = load_bot(".");
+	patterns_x1 = bot_intent_count(bot);
+	lat = malloc(corpus.count * sizeof(*lat));
+	if (lat == NULL)
+		die("out of memory");
+	(void)run_corpus(bot, &corpus, NULL); /* warm caches */
+	qps = run_corpus(bot, &corpus, lat);
+	qsort(lat, corpus.count, sizeof(*lat), compare_double);
+	p50 = lat[corpus.count / 2];
+	p99 = lat[corpus.count * 99 / 100];
+	bot_free(bot);
+	getrusage(RUSAGE_SELF, &ru);
+
+	/* Ten times the knowledge base. */
+	snprintf(scaled, sizeof(scaled), "/tmp/backbot-bench-%ld",
+	    (long)getpid());
+	build_scaled_kb(scaled);
+	bot = load_bot(scaled);
+	patterns_x10 = bot_intent_count(bot);
+	(void)run_corpus(bot, &corpus, NULL);
+	qps10 = run_corpus(bot, &corpus, NULL);
+	bot_free(bot);
+	remove_tree(scaled);
+
+	printf("start-up (load+compile+JIT, median of %d): %.2f ms\n",
+	    STARTUP_RUNS, startup[STARTUP_RUNS / 2]);
+	printf("corpus: %zu questions (%zu distinct sources)\n", corpus.count,
+	    base.count);
+	printf("throughput (intent+triage, 1 thread): %.0f questions/s\n", qps);
+	printf("latency per question: p50 %.2f us, p99 %.2f us\n", p50, p99);
+	printf("peak RSS (start-up + 1x run): %.1f MB\n",
+	    (double)ru.ru_maxrss / 1024.0);
+	printf("scaling: %zu intents -> %zu intents: %.0f -> %.0f questions/s "
+	    "(%.2fx slower)\n", patterns_x1, patterns_x10, qps, qps10,
+	    qps / qps10);
+	printf("startup_ms=%.2f qps=%.0f p99_us=%.1f rss_mb=%.1f "
+	    "qps_x10kb=%.0f\n", startup[STARTUP_RUNS / 2], qps, p99,
+	    (double)ru.ru_maxrss / 1024.0, qps10);
+	for (i = 0; i < corpus.count; i++)
+		free(corpus.q[i]);
+	for (i = 0; i < base.count; i++)
+		free(base.q[i]);
+	free(corpus.q);
+	free(base.q);
+	free(lat);
+	return 0;
+}
