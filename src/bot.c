@@ -20,6 +20,7 @@
 #include "kb.h"
 #include "lexicon.h"
 #include "pattern.h"
+#include "prefilter.h"
 #include "text.h"
 
 #define RANK_DEPTH (BOT_MAX_ALTERNATIVES + 2) /* intents ranked per question */
@@ -34,6 +35,7 @@ struct bot {
 	struct triage *triage;
 	struct doctor *doctor;
 	struct rx_env *env;
+	struct prefilter *prefilter;
 	const struct kb_answer **answer_of; /* per intent index */
 	const struct kb_answer *none_answer;
 	char *norm; /* TEXT_NORM_SIZE(BOT_MAX_QUESTION_BYTES) bytes */
@@ -50,6 +52,7 @@ bot_free(struct bot *bot)
 	kb_free(bot->kb);
 	lexicon_free(bot->lex);
 	rx_env_free(bot->env);
+	prefilter_free(bot->prefilter);
 	free(bot->answer_of);
 	free(bot->norm);
 	free(bot);
@@ -130,6 +133,15 @@ bot_load(const char *root, struct diag *d)
 		link_answers(bot, root, d);
 	if (d->count + d->dropped > before)
 		goto fail;
+	/* Skip the regexes that cannot match; only a speed-up, so a
+	 * failure to build it is not an error. */
+	bot->prefilter = prefilter_new();
+	if (bot->prefilter != NULL) {
+		intent_register(bot->intents, bot->prefilter);
+		triage_register(bot->triage, bot->prefilter);
+		if (prefilter_build(bot->prefilter) == 0)
+			rx_env_use_prefilter(bot->env, bot->prefilter);
+	}
 	return bot;
 fail:
 	bot_free(bot);
@@ -211,7 +223,9 @@ bot_answer(struct bot *bot, const char *question, size_t len,
 	    TEXT_NORM_SIZE(BOT_MAX_QUESTION_BYTES), bot->lex);
 
 	memset(out, 0, sizeof(*out));
-	triage_assess(bot->triage, bot->norm, normlen, &out->triage);
+	if (bot->prefilter != NULL)
+		prefilter_scan(bot->prefilter, bot->norm, normlen);
+	triage_assess(bot->triage, bot->env, bot->norm, normlen, &out->triage);
 	out->guidance = triage_guidance(bot->triage, out->triage.level);
 
 	n = intent_rank(bot->intents, bot->env, bot->norm, normlen, ranked,

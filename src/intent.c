@@ -301,6 +301,17 @@ intent_rank(const struct intent_set *set, struct rx_env *env,
 	return n;
 }
 
+void
+intent_register(struct intent_set *set, struct prefilter *pf)
+{
+	size_t i, j;
+
+	for (i = 0; i < set->count; i++) {
+		for (j = 0; j < set->items[i].pattern_count; j++)
+			pattern_register(&set->items[i].patterns[j], pf);
+	}
+}
+
 size_t
 intent_count(const struct intent_set *set)
 {

@@ -15,6 +15,7 @@
 struct diag;
 struct intent_set;
 struct lexicon;
+struct prefilter;
 struct rx_env;
 
 #define INTENT_DEFAULT_WEIGHT 0.7  /* of a pattern with no "weight" */
@@ -47,6 +48,9 @@ long intent_find(const struct intent_set *set, const char *id);
  * nothing in scope.  Returns the number of failures, described in 'd'. */
 size_t intent_check_examples(const struct intent_set *set, struct rx_env *env,
     const struct lexicon *lex, struct diag *d);
+
+/* Register every regex with a prefilter (see prefilter.h). */
+void intent_register(struct intent_set *set, struct prefilter *pf);
 
 void intent_free(struct intent_set *set); /* NULL is a no-op */
 

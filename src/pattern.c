@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "jsonfile.h"
 #include "lexicon.h"
+#include "prefilter.h"
 
 #define RX_MAX_EXPANDED 65536    /* bytes of one regex after macros */
 #define RX_MATCH_LIMIT 200000    /* backtracking steps per search */
@@ -24,13 +25,29 @@
 
 struct rx {
 	pcre2_code *code;
+	char *src;     /* after macro expansion, for the prefilter */
+	size_t pf_id;  /* id in the prefilter, or PREFILTER_NONE */
 };
 
 struct rx_env {
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit_stack;
 	pcre2_match_data *md;
+	struct prefilter *pf; /* may be NULL */
 };
+
+void
+rx_env_use_prefilter(struct rx_env *env, struct prefilter *pf)
+{
+	env->pf = pf;
+}
+
+void
+rx_register(struct rx *rx, struct prefilter *pf)
+{
+	if (rx != NULL)
+		rx->pf_id = prefilter_add(pf, rx->src);
+}
 
 struct rx_env *
 rx_env_new(void)
@@ -107,7 +124,15 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 		snprintf(why, whysize, "out of memory");
 		goto out;
 	}
+	rx->src = strdup(buf_str(&expanded));
+	if (rx->src == NULL) {
+		free(rx);
+		rx = NULL;
+		snprintf(why, whysize, "out of memory");
+		goto out;
+	}
 	rx->code = code;
+	rx->pf_id = PREFILTER_NONE;
 	code = NULL;
 out:
 	pcre2_code_free(code);
@@ -121,6 +146,7 @@ rx_free(struct rx *rx)
 	if (rx == NULL)
 		return;
 	pcre2_code_free(rx->code);
+	free(rx->src);
 	free(rx);
 }
 
@@ -132,6 +158,9 @@ rx_find(const struct rx *rx, struct rx_env *env, const char *s, size_t len,
 	PCRE2_SIZE *ov;
 
 	if (from > len)
+		return 0;
+	if (env->pf != NULL && rx->pf_id != PREFILTER_NONE &&
+	    !prefilter_possible(env->pf, rx->pf_id))
 		return 0;
 	rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, from, 0, env->md,
 	    env->mctx);
@@ -269,6 +298,17 @@ pattern_matches(const struct pattern *p, struct rx_env *env, const char *s,
 			return false;
 	}
 	return pattern_none_clear(p, env, s, len);
+}
+
+void
+pattern_register(struct pattern *p, struct prefilter *pf)
+{
+	size_t i;
+
+	for (i = 0; i < p->all_count; i++)
+		rx_register(p->all[i], pf);
+	for (i = 0; i < p->none_count; i++)
+		rx_register(p->none[i], pf);
 }
 
 void

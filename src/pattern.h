@@ -15,6 +15,7 @@
 
 struct diag;
 struct lexicon;
+struct prefilter;
 struct rx;     /* one compiled regex; opaque */
 struct rx_env; /* match-time scratch shared by all regexes; opaque */
 
@@ -42,11 +43,19 @@ struct pattern_origin {
 struct rx_env *rx_env_new(void);
 void rx_env_free(struct rx_env *env); /* NULL is a no-op */
 
+/* Let 'env' skip regexes that 'pf' rules out for the message last given
+ * to prefilter_scan().  Every regex matched through 'env' must have been
+ * registered with 'pf' (or with none). */
+void rx_env_use_prefilter(struct rx_env *env, struct prefilter *pf);
+
 /* Compile one regex after expanding macros.  NULL with the reason in
  * 'why' and the byte offset into 'src' in *offset. */
 struct rx *rx_compile(const char *src, const struct lexicon *lex, char *why,
     size_t whysize, size_t *offset);
 void rx_free(struct rx *rx); /* NULL is a no-op */
+
+/* Register 'rx' (may be NULL) with a prefilter; see prefilter.h. */
+void rx_register(struct rx *rx, struct prefilter *pf);
 
 /* Find the first match in s[from..len).  Returns 1 with its bounds, 0 for
  * no match, -1 when the match limit was hit (the caller decides what a
@@ -70,6 +79,9 @@ bool pattern_matches(const struct pattern *p, struct rx_env *env,
 /* True when no 'none' regex matches. */
 bool pattern_none_clear(const struct pattern *p, struct rx_env *env,
     const char *s, size_t len);
+
+/* Register every regex of 'p' with a prefilter. */
+void pattern_register(struct pattern *p, struct prefilter *pf);
 
 void pattern_free(struct pattern *p); /* frees the members, not 'p' */
 

@@ -533,7 +533,8 @@ found_between(const struct rx *rx, struct rx_env *env, const char *s,
 
 /* Does a cue reach the occurrence starting at 'pos'? */
 static bool
-discounted(struct triage *t, enum triage_level level, const char *s,
+discounted(const struct triage *t, struct rx_env *env,
+    enum triage_level level, const char *s,
     size_t len, size_t pos)
 {
 	size_t i;
@@ -547,20 +548,20 @@ discounted(struct triage *t, enum triage_level level, const char *s,
 		if (c->rx == NULL || level > c->max_level)
 			continue;
 		while (n++ < MAX_OCCURRENCES &&
-		    rx_find(c->rx, t->env, s, len, from, &a, &b) == 1 &&
+		    rx_find(c->rx, env, s, len, from, &a, &b) == 1 &&
 		    b <= pos) {
 			from = b > a ? b : a + 1;
 			if (words_between(s, b, pos) > c->window)
 				continue;
-			if (found_between(t->scope_end, t->env, s, len, b, pos))
+			if (found_between(t->scope_end, env, s, len, b, pos))
 				continue;
 			if (level >= TRIAGE_URGENT &&
-			    found_between(t->scope_end_serious, t->env, s, len,
+			    found_between(t->scope_end_serious, env, s, len,
 				b, pos))
 				continue;
-			if (found_between(c->stop, t->env, s, len, b, pos))
+			if (found_between(c->stop, env, s, len, b, pos))
 				continue;
-			if (found_between(c->unless, t->env, s, len, 0, len))
+			if (found_between(c->unless, env, s, len, 0, len))
 				continue;
 			return true;
 		}
@@ -570,19 +571,20 @@ discounted(struct triage *t, enum triage_level level, const char *s,
 
 /* Does regex 'rx' have an occurrence that no cue discounts? */
 static bool
-has_live_occurrence(struct triage *t, const struct rx *rx,
+has_live_occurrence(const struct triage *t, struct rx_env *env,
+    const struct rx *rx,
     enum triage_level level, const char *s, size_t len)
 {
 	size_t from = 0, a, b;
 	int n, rc;
 
 	for (n = 0; n < MAX_OCCURRENCES; n++) {
-		rc = rx_find(rx, t->env, s, len, from, &a, &b);
+		rc = rx_find(rx, env, s, len, from, &a, &b);
 		if (rc == -1)
 			return true; /* cannot tell: assume the worst */
 		if (rc == 0)
 			return false;
-		if (!discounted(t, level, s, len, a))
+		if (!discounted(t, env, level, s, len, a))
 			return true;
 		from = b > a ? b : a + 1;
 	}
@@ -590,7 +592,8 @@ has_live_occurrence(struct triage *t, const struct rx *rx,
 }
 
 static bool
-rule_fires(struct triage *t, const struct rule *r, const char *s, size_t len)
+rule_fires(const struct triage *t, struct rx_env *env, const struct rule *r,
+    const char *s, size_t len)
 {
 	size_t i, j;
 
@@ -598,26 +601,29 @@ rule_fires(struct triage *t, const struct rule *r, const char *s, size_t len)
 		const struct pattern *p = &r->patterns[i];
 
 		for (j = 0; j < p->all_count; j++) {
-			if (!has_live_occurrence(t, p->all[j], r->level, s, len))
+			if (!has_live_occurrence(t, env, p->all[j], r->level, s,
+			    len))
 				break;
 		}
-		if (j == p->all_count && pattern_none_clear(p, t->env, s, len))
+		if (j == p->all_count && pattern_none_clear(p, env, s, len))
 			return true;
 	}
 	return false;
 }
 
 void
-triage_assess(struct triage *t, const char *norm, size_t len,
-    struct triage_result *out)
+triage_assess(struct triage *t, struct rx_env *env, const char *norm,
+    size_t len, struct triage_result *out)
 {
 	size_t i, j;
 
+	if (env == NULL)
+		env = t->env;
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < t->rule_count; i++) {
 		const struct rule *r = &t->rules[i];
 
-		if (!rule_fires(t, r, norm, len))
+		if (!rule_fires(t, env, r, norm, len))
 			continue;
 		if (r->level > out->level)
 			out->level = r->level;
@@ -640,6 +646,24 @@ triage_assess(struct triage *t, const char *norm, size_t len,
 		out->reasons[j] = r->reason;
 		out->levels[j] = r->level;
 	}
+}
+
+void
+triage_register(struct triage *t, struct prefilter *pf)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->rule_count; i++) {
+		for (j = 0; j < t->rules[i].pattern_count; j++)
+			pattern_register(&t->rules[i].patterns[j], pf);
+	}
+	for (i = 0; i < t->cue_count; i++) {
+		rx_register(t->cues[i].rx, pf);
+		rx_register(t->cues[i].stop, pf);
+		rx_register(t->cues[i].unless, pf);
+	}
+	rx_register(t->scope_end, pf);
+	rx_register(t->scope_end_serious, pf);
 }
 
 const char *
@@ -669,7 +693,7 @@ check_one(struct triage *t, const struct rule *r, const char *ex, bool reach,
 		return 1;
 	}
 	len = text_normalise(ex, len, norm, normsize, t->lex);
-	triage_assess(t, norm, len, &res);
+	triage_assess(t, NULL, norm, len, &res);
 	if (reach && res.level < r->level) {
 		diag_add(d, "%s: rule %s: example \"%s\" gives %s, expected "
 		    "%s", r->file, r->id, ex, level_names[res.level],

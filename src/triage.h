@@ -14,6 +14,8 @@
 
 struct diag;
 struct lexicon;
+struct prefilter;
+struct rx_env;
 struct triage;
 
 /* Ordered low to high: a higher value is more serious. */
@@ -55,10 +57,14 @@ struct triage *triage_load_dir(const char *dir, const struct lexicon *lex,
  * number of failures, each described in 'd'. */
 size_t triage_check_examples(struct triage *t, struct diag *d);
 
-/* Classify one normalised message (text_normalise() output).  Never fails:
- * a pattern that hits its match limit counts as a match (safety first). */
-void triage_assess(struct triage *t, const char *norm, size_t len,
-    struct triage_result *out);
+/* Classify one normalised message (text_normalise() output), matching
+ * through 'env' (NULL: the triage's own).  Never fails: a pattern that
+ * hits its match limit counts as a match (safety first). */
+void triage_assess(struct triage *t, struct rx_env *env, const char *norm,
+    size_t len, struct triage_result *out);
+
+/* Register every regex with a prefilter (see prefilter.h). */
+void triage_register(struct triage *t, struct prefilter *pf);
 
 /* Guidance that leads a reply at 'level' (NULL for TRIAGE_NONE). */
 const char *triage_guidance(const struct triage *t, enum triage_level level);

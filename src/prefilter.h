@@ -1,0 +1,45 @@
+/* prefilter.h - skip the regexes that cannot match, before running any.
+ *
+ * For each regex it is given, the prefilter works out from the pattern
+ * text a set of literal strings of which any match must contain at least
+ * one ("crack", "pop" and "click" for \b(?:crack|pop|click)\w*).  All
+ * literals go into one Aho-Corasick automaton; scanning a message once
+ * marks the regexes whose literals occur, and only those need to run.
+ * Regexes it cannot analyse (back-references, inline options...) are
+ * always marked.  The answer is never wrong, only sometimes unhelpful:
+ * "possible" may still fail to match, "impossible" never could.
+ */
+#ifndef BACKBOT_PREFILTER_H
+#define BACKBOT_PREFILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct prefilter;
+
+#define PREFILTER_NONE ((size_t)-1) /* id of a regex never registered */
+
+/* NULL when out of memory. */
+struct prefilter *prefilter_new(void);
+void prefilter_free(struct prefilter *pf); /* NULL is a no-op */
+
+/* Register the (macro-expanded) regex source 'src'; returns its id, or
+ * PREFILTER_NONE when out of memory (the regex then always runs). */
+size_t prefilter_add(struct prefilter *pf, const char *src);
+
+/* Build the automaton after the last prefilter_add().  Returns 0 or -1
+ * (out of memory: every regex is then reported possible). */
+int prefilter_build(struct prefilter *pf);
+
+/* Scan one message; afterwards prefilter_possible() answers for it. */
+void prefilter_scan(struct prefilter *pf, const char *text, size_t len);
+
+/* Could regex 'id' match the last scanned message? */
+bool prefilter_possible(const struct prefilter *pf, size_t id);
+
+/* Counts for reports: regexes registered, of them always run, literals,
+ * automaton states. */
+void prefilter_stats(const struct prefilter *pf, size_t *regexes,
+    size_t *unfiltered, size_t *literals, size_t *states);
+
+#endif

@@ -1,0 +1,174 @@
+/* test_prefilter.c - the required-literal prefilter: what it extracts,
+ * and that it never changes an answer. */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "intent.h"
+#include "lexicon.h"
+#include "pattern.h"
+#include "prefilter.h"
+#include "text.h"
+#include "triage.h"
+
+/* Register 'src', scan 'text', and say whether the regex may run. */
+static bool
+possible(const char *src, const char *text)
+{
+	struct prefilter *pf = prefilter_new();
+	size_t id = prefilter_add(pf, src);
+	bool yes;
+
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_scan(pf, text, strlen(text));
+	yes = prefilter_possible(pf, id);
+	prefilter_free(pf);
+	return yes;
+}
+
+static void
+alternation_of_words_needs_one_of_them(void **state)
+{
+	(void)state;
+	assert_true(possible("\\b(?:crack|pop)\\w*\\b", "i popped it"));
+	assert_true(possible("\\b(?:crack|pop)\\w*\\b", "cracking"));
+	assert_false(possible("\\b(?:crack|pop)\\w*\\b", "hello there"));
+}
+
+static void
+optional_parts_are_not_required(void **state)
+{
+	(void)state;
+	assert_true(possible("\\bbacks?\\b", "my back"));
+	assert_true(possible("\\blower (?:back )?pain\\b", "lower pain"));
+	assert_false(possible("\\blower (?:back )?pain\\b", "upper back ache"));
+	assert_true(possible("(?:abc)?xyz", "xyz"));
+}
+
+static void
+lookarounds_and_classes_do_not_invent_requirements(void **state)
+{
+	(void)state;
+	assert_true(possible("^(?=.*\\bneck\\b)(?!.*back)", "my neck"));
+	assert_true(possible("[a-z]+ing", "anything"));
+	assert_true(possible("a.c", "abc"));
+}
+
+static void
+unanalysable_regexes_always_run(void **state)
+{
+	(void)state;
+	assert_true(possible("(?i)BACK", "nothing here"));
+	assert_true(possible("(a)\\1", "zzz"));
+	assert_true(possible("\\d+ weeks?", "zzz") == false);
+	assert_true(possible("x*", "zzz"));
+}
+
+static void
+overlapping_literals_are_all_found(void **state)
+{
+	struct prefilter *pf = prefilter_new();
+	size_t a = prefilter_add(pf, "she");
+	size_t b = prefilter_add(pf, "he");
+	size_t c = prefilter_add(pf, "hers");
+	size_t d = prefilter_add(pf, "his");
+
+	(void)state;
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_scan(pf, "ushers", 6);
+	assert_true(prefilter_possible(pf, a));
+	assert_true(prefilter_possible(pf, b));
+	assert_true(prefilter_possible(pf, c));
+	assert_false(prefilter_possible(pf, d));
+	prefilter_scan(pf, "this", 4);
+	assert_false(prefilter_possible(pf, a));
+	assert_true(prefilter_possible(pf, d));
+	prefilter_free(pf);
+}
+
+/* The shipped knowledge base ranks intents and triages every corpus line
+ * exactly the same with and without the prefilter. */
+static void
+prefilter_never_changes_a_result(void **state)
+{
+	char path[512], line[4096], norm[TEXT_NORM_SIZE(4096)];
+	struct diag d;
+	struct lexicon *lex;
+	struct intent_set *set;
+	struct triage *t;
+	struct prefilter *pf = prefilter_new();
+	struct rx_env *plain = rx_env_new(), *fast = rx_env_new();
+	const char *files[] = {"tests/data/questions.tsv",
+	    "tests/data/triage.tsv"};
+	size_t f, lines = 0;
+
+	(void)state;
+	diag_clear(&d);
+	lex = lexicon_load(test_path(path, sizeof(path),
+	    "intents/lexicon.json"), &d);
+	assert_non_null(lex);
+	test_path(path, sizeof(path), "intents/triage/lexicon.json");
+	if (access(path, F_OK) == 0)
+		assert_int_equal(lexicon_add_file(lex, path, &d), 0);
+	set = intent_load_dir(test_path(path, sizeof(path), "intents"), lex,
+	    &d);
+	t = triage_load_dir(test_path(path, sizeof(path), "intents/triage"),
+	    lex, &d);
+	assert_non_null(set);
+	assert_non_null(t);
+	intent_register(set, pf);
+	triage_register(t, pf);
+	assert_int_equal(prefilter_build(pf), 0);
+	rx_env_use_prefilter(fast, pf);
+	for (f = 0; f < 2; f++) {
+		FILE *in = fopen(test_path(path, sizeof(path), files[f]), "r");
+
+		assert_non_null(in);
+		while (fgets(line, sizeof(line), in) != NULL) {
+			struct intent_score r1[4], r2[4];
+			struct triage_result t1, t2;
+			size_t n1, n2, len, i;
+
+			if (line[0] == '#')
+				continue;
+			len = text_normalise(line, strlen(line), norm,
+			    sizeof(norm), lex);
+			prefilter_scan(pf, norm, len);
+			n1 = intent_rank(set, plain, norm, len, r1, 4);
+			n2 = intent_rank(set, fast, norm, len, r2, 4);
+			assert_int_equal(n1, n2);
+			for (i = 0; i < n1; i++) {
+				assert_int_equal(r1[i].index, r2[i].index);
+				assert_true(r1[i].score == r2[i].score);
+			}
+			triage_assess(t, plain, norm, len, &t1);
+			triage_assess(t, fast, norm, len, &t2);
+			assert_int_equal(t1.level, t2.level);
+			assert_int_equal(t1.reason_count, t2.reason_count);
+			lines++;
+		}
+		fclose(in);
+	}
+	assert_true(lines > 100);
+	rx_env_free(plain);
+	rx_env_free(fast);
+	prefilter_free(pf);
+	triage_free(t);
+	intent_free(set);
+	lexicon_free(lex);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(alternation_of_words_needs_one_of_them),
+		cmocka_unit_test(optional_parts_are_not_required),
+		cmocka_unit_test(lookarounds_and_classes_do_not_invent_requirements),
+		cmocka_unit_test(unanalysable_regexes_always_run),
+		cmocka_unit_test(overlapping_literals_are_all_found),
+		cmocka_unit_test(prefilter_never_changes_a_result),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

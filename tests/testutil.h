@@ -1,0 +1,59 @@
+/* testutil.h - shared helpers for the cmocka test programs.
+ *
+ * Each test binary is run from the repository root by `make test`, with
+ * BACKBOT_ROOT naming that root, so tests can load the shipped knowledge
+ * base and the fixtures in tests/data/.
+ */
+#ifndef BACKBOT_TESTUTIL_H
+#define BACKBOT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "diag.h"
+
+/* The repository root: $BACKBOT_ROOT, else ".". */
+static inline const char *
+test_root(void)
+{
+	const char *r = getenv("BACKBOT_ROOT");
+
+	return r != NULL && r[0] != '\0' ? r : ".";
+}
+
+/* root + "/" + rel into 'out'. */
+static inline const char *
+test_path(char *out, size_t size, const char *rel)
+{
+	snprintf(out, size, "%s/%s", test_root(), rel);
+	return out;
+}
+
+/* True when any message in 'd' contains 'needle'. */
+static inline int
+test_diag_has(const struct diag *d, const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < d->count; i++) {
+		if (strstr(d->messages[i], needle) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Print every message of 'd' (to see why an assertion failed). */
+static inline void
+test_diag_dump(const struct diag *d)
+{
+	diag_print(d, "diag", stderr);
+}
+
+#endif
