@@ -68,11 +68,15 @@ $(B)/bench_%: bench/bench_%.c $(B)/libbackbot.a
 
 # Unit tests, then the built binary end to end, then the Matrix suite.
 test: $(TESTS) $(B)/backbot
-	@set -e; for t in $(TESTS); do \
-	    echo "== $$t"; BACKBOT_ROOT=$(CURDIR) ./$$t; done
-	@echo "== tests/e2e.sh"; tests/e2e.sh $(B)/backbot
-	@if [ -x tests/matrix/run ]; then \
-	    echo "== tests/matrix/run"; tests/matrix/run $(B)/backbot; fi
+	@failed=""; \
+	for t in $(TESTS); do echo "== $$t"; \
+	    BACKBOT_ROOT=$(CURDIR) ./$$t || failed="$$failed $$t"; done; \
+	echo "== tests/e2e.sh"; \
+	BACKBOT_KB=$(CURDIR) tests/e2e.sh $(B)/backbot || failed="$$failed e2e"; \
+	if [ -x tests/matrix/run ]; then echo "== tests/matrix/run"; \
+	    tests/matrix/run $(B)/backbot || failed="$$failed matrix"; fi; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: all passed"
 
 bench: $(BENCHES) $(B)/backbot
 	@for b in $(BENCHES); do ./$$b || exit 1; done
@@ -100,7 +104,7 @@ install: $(B)/backbot
 
 # No leaks over a whole batch run (valgrind from Debian's valgrind package).
 memcheck: $(B)/backbot
-	tests/memcheck.sh $(B)/backbot
+	BACKBOT_KB=$(CURDIR) tests/memcheck.sh $(B)/backbot
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/backbot

@@ -1,0 +1,32 @@
+#!/bin/sh
+# memcheck.sh - run a whole batch of questions through backbot under
+# valgrind and fail on any leak or memory error.
+#
+# usage: tests/memcheck.sh PATH/TO/backbot [QUESTIONS-FILE]
+# Without a questions file it uses the test tables (and the development
+# set at ../shared/eval/dev.jsonl when it is there).
+set -eu
+bin=${1:?usage: tests/memcheck.sh PATH/TO/backbot [QUESTIONS-FILE]}
+command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ $# -ge 2 ]; then
+	cp "$2" "$tmp/q"
+else
+	grep -v '^#' tests/data/questions.tsv | cut -f1 >"$tmp/q"
+	grep -v '^#' tests/data/triage.tsv | cut -f2 >>"$tmp/q"
+	if [ -f ../shared/eval/dev.jsonl ]; then
+		python3 -c 'import json,sys
+for l in open(sys.argv[1]): print(json.loads(l)["text"])' ../shared/eval/dev.jsonl >>"$tmp/q"
+	fi
+fi
+n=$(wc -l <"$tmp/q")
+valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+    --error-exitcode=9 "$bin" --json ask <"$tmp/q" >"$tmp/out" 2>"$tmp/vg" || st=$?
+st=${st:-0}
+if [ "$st" -eq 9 ]; then
+	cat "$tmp/vg" >&2
+	echo "memcheck: valgrind found errors or leaks" >&2
+	exit 1
+fi
+echo "memcheck: $n questions, $(wc -l <"$tmp/out") answers, no leaks or memory errors (exit $st)"
