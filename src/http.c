@@ -11,17 +11,16 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <curl/curl.h>
 
 #include "buf.h"
 #include "diag.h"
 
 #define DEFAULT_TIMEOUT_MS 60000L
 #define CONNECT_TIMEOUT_MS 10000L
-#define MAX_HEADER_BYTES 8192
+#define MAX_HEADER_BYTES   8192
 
 struct http_curl {
 	struct http base; /* first: a struct http * points here */
@@ -52,8 +51,8 @@ http_global_cleanup(void)
 }
 
 int
-http_perform(struct http *h, const struct http_request *req,
-    struct http_response *resp)
+http_perform(
+    struct http *h, const struct http_request *req, struct http_response *resp)
 {
 	return h->ops->perform(h, req, resp);
 }
@@ -144,8 +143,8 @@ http_parse_retry_after(const char *value, time_t now)
 		p++;
 	if (isdigit((unsigned char)*p)) {
 		secs = strtol(p, &end, 10);
-		while (*end == ' ' || *end == '\t' || *end == '\r' ||
-		    *end == '\n')
+		while (
+		    *end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
 			end++;
 		if (*end != '\0' || secs < 0)
 			return -1;
@@ -154,8 +153,8 @@ http_parse_retry_after(const char *value, time_t now)
 		return secs * 1000L;
 	}
 	/* IMF-fixdate: "Wed, 21 Oct 2015 07:28:00 GMT". */
-	if (sscanf(p, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n",
-		&day, mon, &year, &hh, &mm, &ss, &n) != 6 ||
+	if (sscanf(p, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day,
+	        mon, &year, &hh, &mm, &ss, &n) != 6 ||
 	    n == 0)
 		return -1;
 	if (strlen(mon) != 3)
@@ -165,7 +164,7 @@ http_parse_retry_after(const char *value, time_t now)
 	    hh > 23 || mm > 59 || ss > 60)
 		return -1;
 	when = (long long)days_from_civil(year, (hit - months) / 3 + 1, day) *
-		86400LL +
+	        86400LL +
 	    hh * 3600LL + mm * 60LL + ss;
 	if (when <= (long long)now)
 		return 0;
@@ -283,8 +282,8 @@ progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 static int
-curl_perform(struct http *h, const struct http_request *req,
-    struct http_response *resp)
+curl_perform(
+    struct http *h, const struct http_request *req, struct http_response *resp)
 {
 	struct http_curl *hc = (struct http_curl *)h;
 	CURL *c = hc->curl;
@@ -299,15 +298,15 @@ curl_perform(struct http *h, const struct http_request *req,
 	buf_init(&auth, 8192);
 	http_response_reset(resp);
 	t.resp = resp;
-	t.max_body = resp->body.max < hc->max_body ? resp->body.max :
-						    hc->max_body;
+	t.max_body =
+	    resp->body.max < hc->max_body ? resp->body.max : hc->max_body;
 	t.abort_flag = hc->abort_flag;
 	errbuf[0] = '\0';
 
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
-	    hc->allow_http ? "http,https" : "https");
+	curl_easy_setopt(
+	    c, CURLOPT_PROTOCOLS_STR, hc->allow_http ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
 	    hc->allow_http ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -323,8 +322,7 @@ curl_perform(struct http *h, const struct http_request *req,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)t.max_body);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t.max_body);
 	/* Redirects only for unauthenticated requests (.well-known), so the
 	 * token can never follow one to another host. */
 	if (req->follow_redirects && req->bearer == NULL) {
@@ -346,8 +344,8 @@ curl_perform(struct http *h, const struct http_request *req,
 		headers = tmp;
 	}
 	if (req->body != NULL) {
-		tmp = curl_slist_append(headers,
-		    "Content-Type: application/json");
+		tmp = curl_slist_append(
+		    headers, "Content-Type: application/json");
 		if (tmp == NULL)
 			goto nomem;
 		headers = tmp;
@@ -358,8 +356,8 @@ curl_perform(struct http *h, const struct http_request *req,
 			goto nomem;
 		headers = tmp;
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)req->body_len);
+		curl_easy_setopt(
+		    c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	}
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	if (strcmp(req->method, "GET") == 0)
@@ -372,10 +370,10 @@ curl_perform(struct http *h, const struct http_request *req,
 		/* The error buffer names the URL's host at most; URLs never
 		 * carry the token. */
 		snprintf(resp->error, sizeof(resp->error), "%s",
-		    resp->aborted	    ? "interrupted" :
-			resp->too_large ? "response body too large" :
-			errbuf[0] != '\0' ? errbuf :
-					    curl_easy_strerror(rc));
+		    resp->aborted           ? "interrupted"
+		        : resp->too_large   ? "response body too large"
+		        : errbuf[0] != '\0' ? errbuf
+		                            : curl_easy_strerror(rc));
 		resp->status = 0;
 		goto out;
 	}
@@ -407,8 +405,8 @@ curl_free_client(struct http *h)
 }
 
 static const struct http_ops curl_ops = {
-	curl_perform,
-	curl_free_client,
+    curl_perform,
+    curl_free_client,
 };
 
 struct http *
@@ -429,8 +427,8 @@ http_curl_new(const struct http_curl_options *opts, struct diag *d)
 		return NULL;
 	}
 	hc->allow_http = opts->allow_http;
-	hc->max_body = opts->max_body > 0 ? opts->max_body :
-					    HTTP_MAX_BODY_BYTES;
+	hc->max_body =
+	    opts->max_body > 0 ? opts->max_body : HTTP_MAX_BODY_BYTES;
 	hc->abort_flag = opts->abort_flag;
 	snprintf(hc->user_agent, sizeof(hc->user_agent), "%s",
 	    opts->user_agent != NULL ? opts->user_agent : "backbot");

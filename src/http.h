@@ -21,15 +21,15 @@ struct diag;
 struct http;
 
 #define HTTP_MAX_BODY_BYTES (32u * 1024u * 1024u) /* default response cap */
-#define HTTP_ERROR_SIZE 256
+#define HTTP_ERROR_SIZE     256
 
 struct http_request {
-	const char *method;   /* "GET", "POST", "PUT" */
-	const char *url;      /* absolute; secrets never go here */
-	const char *bearer;   /* access token, or NULL for none */
-	const char *body;     /* JSON request body, or NULL for none */
-	size_t body_len;      /* bytes in 'body' */
-	long timeout_ms;      /* whole-transfer limit; 0 for the default */
+	const char *method;    /* "GET", "POST", "PUT" */
+	const char *url;       /* absolute; secrets never go here */
+	const char *bearer;    /* access token, or NULL for none */
+	const char *body;      /* JSON request body, or NULL for none */
+	size_t body_len;       /* bytes in 'body' */
+	long timeout_ms;       /* whole-transfer limit; 0 for the default */
 	bool follow_redirects; /* only ever honoured without a bearer token */
 };
 
@@ -73,12 +73,12 @@ void http_global_cleanup(void);
 
 /* A libcurl-backed client.  NULL with 'd' filled on error.  Free with
  * http_free(). */
-struct http *http_curl_new(const struct http_curl_options *opts,
-    struct diag *d);
+struct http *http_curl_new(
+    const struct http_curl_options *opts, struct diag *d);
 
 /* Dispatch helpers. */
-int http_perform(struct http *h, const struct http_request *req,
-    struct http_response *resp);
+int http_perform(
+    struct http *h, const struct http_request *req, struct http_response *resp);
 void http_free(struct http *h); /* NULL is a no-op */
 
 /* Prepare 'resp' for use with a body cap of 'max' bytes, and release it. */

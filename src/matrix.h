@@ -16,7 +16,7 @@ struct diag;
 
 struct matrix_options {
 	const char *config_path; /* NULL: $XDG_CONFIG_HOME/backbot/matrix.json
-				    (or ~/.config/...) */
+	                            (or ~/.config/...) */
 	int verbosity;           /* 0 quiet, 1 normal, 2 verbose */
 };
 
@@ -25,7 +25,7 @@ struct matrix_options {
  * its own SIGINT/SIGTERM handlers; call http_global_init() first.  Logs
  * go to stderr, one line per handled event; the access token and the
  * password never appear in them. */
-int matrix_run(struct bot *bot, const struct matrix_options *opts,
-    struct diag *d);
+int matrix_run(
+    struct bot *bot, const struct matrix_options *opts, struct diag *d);
 
 #endif

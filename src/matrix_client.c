@@ -18,7 +18,7 @@
 #include "http.h"
 #include "matrix_impl.h"
 
-#define LOG_LINE 2048
+#define LOG_LINE           2048
 #define RETRY_AFTER_MAX_MS (15L * 60L * 1000L)
 
 int64_t
@@ -68,8 +68,8 @@ matrix_logf(const struct matrix_log *log, int level, const char *fmt, ...)
 	if (gmtime_r(&now, &tm) == NULL ||
 	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		stamp[0] = '\0';
-	fprintf(log->out, "%s %s%s\n", stamp, level == 0 ? "error: " : "",
-	    safe);
+	fprintf(
+	    log->out, "%s %s%s\n", stamp, level == 0 ? "error: " : "", safe);
 	fflush(log->out);
 }
 
@@ -119,8 +119,8 @@ read_error(const cJSON *json, struct matrix_call *call)
 	if (s != NULL) {
 		for (i = o = 0; s[i] != '\0' && o + 1 < sizeof(call->error);
 		     i++)
-			call->error[o++] = s[i] >= ' ' && s[i] < 0x7f ? s[i] :
-									'?';
+			call->error[o++] =
+			    s[i] >= ' ' && s[i] < 0x7f ? s[i] : '?';
 		call->error[o] = '\0';
 	}
 }
@@ -142,8 +142,8 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 	call->error[0] = '\0';
 	call->json = NULL;
 	buf_init(&url, MATRIX_MAX_URL + 16384);
-	http_response_init(&resp, c->max_body > 0 ? c->max_body :
-						    HTTP_MAX_BODY_BYTES);
+	http_response_init(
+	    &resp, c->max_body > 0 ? c->max_body : HTTP_MAX_BODY_BYTES);
 	if ((!call->absolute && buf_append_str(&url, c->base) != 0) ||
 	    buf_append_str(&url, call->path) != 0) {
 		snprintf(call->error, sizeof(call->error), "URL too long");
@@ -165,8 +165,9 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 			goto out;
 		}
 		if (call->max_attempts > 0 && attempt >= call->max_attempts) {
-			matrix_logf(c->log, 0, "%s: giving up after %u attempts",
-			    call->what, attempt);
+			matrix_logf(c->log, 0,
+			    "%s: giving up after %u attempts", call->what,
+			    attempt);
 			ret = MATRIX_CALL_GAVE_UP;
 			goto out;
 		}
@@ -181,8 +182,8 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 				goto out;
 			}
 			call->status = 0;
-			snprintf(call->error, sizeof(call->error), "%s",
-			    resp.error);
+			snprintf(
+			    call->error, sizeof(call->error), "%s", resp.error);
 			matrix_logf(c->log, 1,
 			    "%s: network error: %s; retrying in %ld ms",
 			    call->what, resp.error, wait);
@@ -195,8 +196,8 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 		call->status = resp.status;
 		json = cJSON_ParseWithOpts(buf_str(&resp.body), &end, 1);
 		if (resp.status == 429) {
-			long ms = matrix_rate_limit_ms(resp.retry_after_ms, json,
-			    wait, RETRY_AFTER_MAX_MS);
+			long ms = matrix_rate_limit_ms(resp.retry_after_ms,
+			    json, wait, RETRY_AFTER_MAX_MS);
 
 			matrix_logf(c->log, 1,
 			    "%s: rate limited (429); waiting %ld ms",
@@ -228,7 +229,8 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 				    "%s: malformed JSON from the server "
 				    "(status %ld, %zu bytes); retrying in %ld "
 				    "ms",
-				    call->what, resp.status, resp.body.len, wait);
+				    call->what, resp.status, resp.body.len,
+				    wait);
 				if (matrix_sleep_ms(wait, c->stop) != 0) {
 					ret = MATRIX_CALL_STOPPED;
 					goto out;
@@ -243,7 +245,7 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 		read_error(json, call);
 		if (resp.status == 401 &&
 		    (strcmp(call->errcode, "M_UNKNOWN_TOKEN") == 0 ||
-			strcmp(call->errcode, "M_MISSING_TOKEN") == 0)) {
+		        strcmp(call->errcode, "M_MISSING_TOKEN") == 0)) {
 			ret = MATRIX_CALL_FATAL;
 			goto out;
 		}

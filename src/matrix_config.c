@@ -59,21 +59,21 @@ struct str_key {
 	bool secret;
 };
 
-#define STR_KEY(n, field, s)                                                 \
-	{                                                                    \
-		n, offsetof(struct matrix_config, field),                     \
-		    sizeof(((struct matrix_config *)0)->field), s            \
+#define STR_KEY(n, field, s)                                                   \
+	{                                                                      \
+		n, offsetof(struct matrix_config, field),                      \
+		    sizeof(((struct matrix_config *)0)->field), s              \
 	}
 
 static const struct str_key str_keys[] = {
-	STR_KEY("homeserver", homeserver, false),
-	STR_KEY("user_id", user_id, false),
-	STR_KEY("access_token", access_token, true),
-	STR_KEY("device_id", device_id, false),
-	STR_KEY("password", password, true),
-	STR_KEY("display_name", display_name, false),
-	STR_KEY("command_prefix", prefix, false),
-	STR_KEY("state_dir", state_dir, false),
+    STR_KEY("homeserver", homeserver, false),
+    STR_KEY("user_id", user_id, false),
+    STR_KEY("access_token", access_token, true),
+    STR_KEY("device_id", device_id, false),
+    STR_KEY("password", password, true),
+    STR_KEY("display_name", display_name, false),
+    STR_KEY("command_prefix", prefix, false),
+    STR_KEY("state_dir", state_dir, false),
 };
 
 struct num_key {
@@ -82,14 +82,14 @@ struct num_key {
 };
 
 static const struct num_key num_keys[] = {
-	{"sync_timeout_ms", 0, 300000},
-	{"backoff_initial_ms", 1, 600000},
-	{"backoff_max_ms", 1, 3600000},
-	{"doctor_timeout_s", 10, 86400},
-	{"room_per_minute", 0.01, 1e6},
-	{"room_burst", 1, 1e6},
-	{"user_per_minute", 0.01, 1e6},
-	{"user_burst", 1, 1e6},
+    {"sync_timeout_ms", 0, 300000},
+    {"backoff_initial_ms", 1, 600000},
+    {"backoff_max_ms", 1, 3600000},
+    {"doctor_timeout_s", 10, 86400},
+    {"room_per_minute", 0.01, 1e6},
+    {"room_burst", 1, 1e6},
+    {"user_per_minute", 0.01, 1e6},
+    {"user_burst", 1, 1e6},
 };
 
 static void
@@ -114,33 +114,38 @@ set_num(struct matrix_config *c, const char *key, double v)
 }
 
 static int
-parse_allow(struct matrix_config *c, const cJSON *v, const char *path,
-    struct diag *d)
+parse_allow(
+    struct matrix_config *c, const cJSON *v, const char *path, struct diag *d)
 {
 	const cJSON *item;
 	size_t i = 0;
 
 	if (!cJSON_IsArray(v)) {
-		diag_add(d, "%s: allow_invites_from: expected an array of "
-			    "user ids or server names", path);
+		diag_add(d,
+		    "%s: allow_invites_from: expected an array of "
+		    "user ids or server names",
+		    path);
 		return -1;
 	}
 	c->allow_count = 0;
 	cJSON_ArrayForEach(item, v)
 	{
 		if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
-			diag_add(d, "%s: allow_invites_from[%zu]: expected a "
-				    "user id or server name", path, i);
+			diag_add(d,
+			    "%s: allow_invites_from[%zu]: expected a "
+			    "user id or server name",
+			    path, i);
 			return -1;
 		}
 		if (c->allow_count == MATRIX_MAX_ALLOW) {
-			diag_add(d, "%s: allow_invites_from: at most %d entries",
-			    path, MATRIX_MAX_ALLOW);
+			diag_add(d,
+			    "%s: allow_invites_from: at most %d entries", path,
+			    MATRIX_MAX_ALLOW);
 			return -1;
 		}
 		if (set_str(c->allow[c->allow_count], MATRIX_MAX_ID,
-			item->valuestring, "allow_invites_from", path, false,
-			d) != 0)
+		        item->valuestring, "allow_invites_from", path, false,
+		        d) != 0)
 			return -1;
 		c->allow_count++;
 		i++;
@@ -181,7 +186,8 @@ apply_key(struct matrix_config *c, const cJSON *item, const char *path,
 	if (strcmp(key, "allow_http") == 0 || strcmp(key, "typing") == 0 ||
 	    strcmp(key, "read_receipts") == 0) {
 		if (!cJSON_IsBool(item)) {
-			diag_add(d, "%s: %s: expected true or false", path, key);
+			diag_add(
+			    d, "%s: %s: expected true or false", path, key);
 			return -1;
 		}
 		if (key[0] == 'a')
@@ -209,8 +215,8 @@ matrix_config_parse(struct matrix_config *c, const char *text, size_t len,
 
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (root == NULL) {
-		size_t off = end != NULL && end >= text ?
-			  (size_t)(end - text) : len;
+		size_t off =
+		    end != NULL && end >= text ? (size_t)(end - text) : len;
 		diag_add_at(d, path, text, off, "invalid JSON");
 		goto out;
 	}
@@ -218,7 +224,7 @@ matrix_config_parse(struct matrix_config *c, const char *text, size_t len,
 	if (end != NULL) {
 		while ((size_t)(end - text) < len &&
 		    (*end == ' ' || *end == '\n' || *end == '\t' ||
-			*end == '\r'))
+		        *end == '\r'))
 			end++;
 		if ((size_t)(end - text) < len) {
 			diag_add_at(d, path, text, (size_t)(end - text),
@@ -242,18 +248,17 @@ out:
 }
 
 int
-matrix_config_env(struct matrix_config *c, matrix_getenv_fn get,
-    struct diag *d)
+matrix_config_env(struct matrix_config *c, matrix_getenv_fn get, struct diag *d)
 {
 	static const struct {
 		const char *var;
 		const char *key;
 	} vars[] = {
-		{"BACKBOT_HOMESERVER", "homeserver"},
-		{"BACKBOT_USER_ID", "user_id"},
-		{"BACKBOT_ACCESS_TOKEN", "access_token"},
-		{"BACKBOT_PASSWORD", "password"},
-		{"BACKBOT_STATE_DIR", "state_dir"},
+	    {"BACKBOT_HOMESERVER", "homeserver"},
+	    {"BACKBOT_USER_ID", "user_id"},
+	    {"BACKBOT_ACCESS_TOKEN", "access_token"},
+	    {"BACKBOT_PASSWORD", "password"},
+	    {"BACKBOT_STATE_DIR", "state_dir"},
 	};
 	size_t i, j;
 	const char *v;
@@ -266,8 +271,8 @@ matrix_config_env(struct matrix_config *c, matrix_getenv_fn get,
 			if (strcmp(str_keys[j].name, vars[i].key) != 0)
 				continue;
 			if (set_str((char *)c + str_keys[j].off,
-				str_keys[j].size, v, vars[i].key, vars[i].var,
-				str_keys[j].secret, d) != 0)
+			        str_keys[j].size, v, vars[i].key, vars[i].var,
+			        str_keys[j].secret, d) != 0)
 				return -1;
 		}
 	}
@@ -304,14 +309,15 @@ valid_user_id(const char *s)
 }
 
 int
-matrix_config_check(struct matrix_config *c, matrix_getenv_fn get,
-    struct diag *d)
+matrix_config_check(
+    struct matrix_config *c, matrix_getenv_fn get, struct diag *d)
 {
 	const char *p;
 
 	if (c->homeserver[0] == '\0') {
-		diag_add(d, "missing setting: homeserver (set \"homeserver\" "
-			    "in the config file or BACKBOT_HOMESERVER)");
+		diag_add(d,
+		    "missing setting: homeserver (set \"homeserver\" "
+		    "in the config file or BACKBOT_HOMESERVER)");
 		return -1;
 	}
 	if (strncmp(c->homeserver, "https://", 8) != 0 &&
@@ -319,31 +325,37 @@ matrix_config_check(struct matrix_config *c, matrix_getenv_fn get,
 		/* A server name for .well-known discovery: host[:port]. */
 		for (p = c->homeserver; *p != '\0'; p++)
 			if (!(*p == '.' || *p == '-' || *p == ':' ||
-				*p == '[' || *p == ']' ||
-				(*p >= 'a' && *p <= 'z') ||
-				(*p >= 'A' && *p <= 'Z') ||
-				(*p >= '0' && *p <= '9'))) {
-				diag_add(d, "bad setting: homeserver: expected "
-					    "https://host or a server name, got "
-					    "\"%.200s\"", c->homeserver);
+			        *p == '[' || *p == ']' ||
+			        (*p >= 'a' && *p <= 'z') ||
+			        (*p >= 'A' && *p <= 'Z') ||
+			        (*p >= '0' && *p <= '9'))) {
+				diag_add(d,
+				    "bad setting: homeserver: expected "
+				    "https://host or a server name, got "
+				    "\"%.200s\"",
+				    c->homeserver);
 				return -1;
 			}
 	}
 	if (c->user_id[0] != '\0' && !valid_user_id(c->user_id)) {
-		diag_add(d, "bad setting: user_id: expected @name:server, got "
-			    "\"%.200s\"", c->user_id);
+		diag_add(d,
+		    "bad setting: user_id: expected @name:server, got "
+		    "\"%.200s\"",
+		    c->user_id);
 		return -1;
 	}
 	if (c->access_token[0] == '\0' && c->password[0] == '\0') {
-		diag_add(d, "missing setting: access_token (set "
-			    "\"access_token\" in the config file or "
-			    "BACKBOT_ACCESS_TOKEN, or give BACKBOT_PASSWORD "
-			    "with user_id to log in once)");
+		diag_add(d,
+		    "missing setting: access_token (set "
+		    "\"access_token\" in the config file or "
+		    "BACKBOT_ACCESS_TOKEN, or give BACKBOT_PASSWORD "
+		    "with user_id to log in once)");
 		return -1;
 	}
 	if (c->access_token[0] == '\0' && c->user_id[0] == '\0') {
-		diag_add(d, "missing setting: user_id (needed to log in with "
-			    "a password; set \"user_id\" or BACKBOT_USER_ID)");
+		diag_add(d,
+		    "missing setting: user_id (needed to log in with "
+		    "a password; set \"user_id\" or BACKBOT_USER_ID)");
 		return -1;
 	}
 	if (strpbrk(c->access_token, " \t\r\n") != NULL) {
@@ -355,15 +367,17 @@ matrix_config_check(struct matrix_config *c, matrix_getenv_fn get,
 		return -1;
 	}
 	if (c->backoff_max_ms < c->backoff_initial_ms) {
-		diag_add(d, "bad setting: backoff_max_ms is below "
-			    "backoff_initial_ms");
+		diag_add(d,
+		    "bad setting: backoff_max_ms is below "
+		    "backoff_initial_ms");
 		return -1;
 	}
 	if (c->state_dir[0] == '\0' &&
 	    matrix_default_path(c->state_dir, sizeof(c->state_dir), get,
-		"XDG_STATE_HOME", ".local/state", NULL) != 0) {
-		diag_add(d, "missing setting: state_dir (set \"state_dir\", "
-			    "XDG_STATE_HOME or HOME)");
+	        "XDG_STATE_HOME", ".local/state", NULL) != 0) {
+		diag_add(d,
+		    "missing setting: state_dir (set \"state_dir\", "
+		    "XDG_STATE_HOME or HOME)");
 		return -1;
 	}
 	if (c->state_dir[0] != '/') {
@@ -386,7 +400,7 @@ matrix_config_load(struct matrix_config *c, const char *path,
 	matrix_config_defaults(c);
 	if (path == NULL) {
 		if (matrix_default_path(def, sizeof(def), get,
-			"XDG_CONFIG_HOME", ".config", "matrix.json") == 0)
+		        "XDG_CONFIG_HOME", ".config", "matrix.json") == 0)
 			path = def;
 	}
 	if (path != NULL) {
@@ -395,17 +409,18 @@ matrix_config_load(struct matrix_config *c, const char *path,
 				/* No default file: the environment may
 				 * carry everything. */
 			} else if (errno == EFBIG) {
-				diag_add(d, "%s: config file too large (at most "
-					    "%u bytes)", path,
-				    MATRIX_CONFIG_MAX_BYTES);
+				diag_add(d,
+				    "%s: config file too large (at most "
+				    "%u bytes)",
+				    path, MATRIX_CONFIG_MAX_BYTES);
 				goto out;
 			} else {
 				diag_add(d, "%s: cannot read config file: %s",
 				    path, strerror(errno));
 				goto out;
 			}
-		} else if (matrix_config_parse(c, buf_str(&text), text.len,
-			       path, d) != 0) {
+		} else if (matrix_config_parse(
+		               c, buf_str(&text), text.len, path, d) != 0) {
 			goto out;
 		}
 	}

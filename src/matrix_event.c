@@ -46,8 +46,7 @@ matrix_msg_parse(const cJSON *ev, const char *me, struct matrix_msg *m)
 	m->event_id = matrix_json_str(ev, "event_id");
 	m->sender = matrix_json_str(ev, "sender");
 	m->type = matrix_json_str(ev, "type");
-	m->is_state = cJSON_GetObjectItemCaseSensitive(ev, "state_key") !=
-	    NULL;
+	m->is_state = cJSON_GetObjectItemCaseSensitive(ev, "state_key") != NULL;
 	content = cJSON_GetObjectItemCaseSensitive(ev, "content");
 	if (!cJSON_IsObject(content))
 		return;
@@ -90,8 +89,7 @@ matrix_msg_filter(const struct matrix_msg *m, const char *me)
 	if (m->event_id == NULL || m->sender == NULL || m->type == NULL ||
 	    strlen(m->event_id) >= MATRIX_MAX_ID ||
 	    strlen(m->sender) >= MATRIX_MAX_ID ||
-	    (m->thread_root != NULL &&
-		strlen(m->thread_root) >= MATRIX_MAX_ID))
+	    (m->thread_root != NULL && strlen(m->thread_root) >= MATRIX_MAX_ID))
 		return MATRIX_SKIP_INVALID;
 	if (strcmp(m->sender, me) == 0)
 		return MATRIX_SKIP_OWN;
@@ -104,8 +102,8 @@ matrix_msg_filter(const struct matrix_msg *m, const char *me)
 	if (m->is_edit)
 		return MATRIX_SKIP_EDIT;
 	if (m->msgtype == NULL || strcmp(m->msgtype, "m.text") != 0)
-		return m->msgtype == NULL ? MATRIX_SKIP_NO_BODY :
-					    MATRIX_SKIP_NOT_TEXT;
+		return m->msgtype == NULL ? MATRIX_SKIP_NO_BODY
+		                          : MATRIX_SKIP_NOT_TEXT;
 	if (m->body == NULL)
 		return MATRIX_SKIP_NO_BODY;
 	return MATRIX_ANSWERABLE;
@@ -197,8 +195,9 @@ find_word(const char *hay, size_t hlen, const char *needle)
 static size_t
 skip_after_name(const char *s, size_t len, size_t i)
 {
-	while (i < len && (s[i] == ':' || s[i] == ',' || s[i] == ' ' ||
-			      s[i] == '\t' || s[i] == '\n'))
+	while (i < len &&
+	    (s[i] == ':' || s[i] == ',' || s[i] == ' ' || s[i] == '\t' ||
+	        s[i] == '\n'))
 		i++;
 	return i;
 }
@@ -206,8 +205,8 @@ skip_after_name(const char *s, size_t len, size_t i)
 static size_t
 skip_blank(const char *s, size_t len, size_t i)
 {
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-			      s[i] == '\r'))
+	while (i < len &&
+	    (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
 		i++;
 	return i;
 }
@@ -287,9 +286,9 @@ matrix_addressed(const struct matrix_identity *id, const struct matrix_msg *m,
 	/* 3. Its name in the text: user id, display name or localpart. */
 	if (a == MATRIX_NOT_ADDRESSED &&
 	    (find_word(body, len, id->user_id) >= 0 ||
-		(id->display_name != NULL && id->display_name[0] != '\0' &&
-		    find_word(body, len, id->display_name) >= 0) ||
-		(lp_len > 0 && find_word(body, len, localpart) >= 0)))
+	        (id->display_name != NULL && id->display_name[0] != '\0' &&
+	            find_word(body, len, id->display_name) >= 0) ||
+	        (lp_len > 0 && find_word(body, len, localpart) >= 0)))
 		a = MATRIX_ADDRESSED_MENTION;
 	if (a == MATRIX_NOT_ADDRESSED && direct)
 		a = MATRIX_ADDRESSED_DIRECT;
@@ -315,21 +314,22 @@ matrix_command(const char *text, size_t len, bool prefixed)
 		const char *word;
 		enum matrix_command cmd;
 	} words[] = {
-		{"help", MATRIX_CMD_HELP},
-		{"topics", MATRIX_CMD_TOPICS},
-		{"doctor stop", MATRIX_CMD_DOCTOR_STOP},
-		{"doctor cancel", MATRIX_CMD_DOCTOR_STOP},
-		{"stop", MATRIX_CMD_DOCTOR_STOP},
-		{"doctor", MATRIX_CMD_DOCTOR},
+	    {"help", MATRIX_CMD_HELP},
+	    {"topics", MATRIX_CMD_TOPICS},
+	    {"doctor stop", MATRIX_CMD_DOCTOR_STOP},
+	    {"doctor cancel", MATRIX_CMD_DOCTOR_STOP},
+	    {"stop", MATRIX_CMD_DOCTOR_STOP},
+	    {"doctor", MATRIX_CMD_DOCTOR},
 	};
 	size_t i, n;
 
 	i = skip_blank(text, len, 0);
 	text += i;
 	len -= i;
-	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' ||
-			      text[len - 1] == '\n' || text[len - 1] == '\r' ||
-			      text[len - 1] == '!' || text[len - 1] == '.'))
+	while (len > 0 &&
+	    (text[len - 1] == ' ' || text[len - 1] == '\t' ||
+	        text[len - 1] == '\n' || text[len - 1] == '\r' ||
+	        text[len - 1] == '!' || text[len - 1] == '.'))
 		len--;
 	if (len == 0)
 		return prefixed ? MATRIX_CMD_HELP : MATRIX_CMD_NONE;
@@ -354,8 +354,8 @@ text_to_html(struct buf *out, const char *text, bool strong_lead)
 	buf_init(&line, out->max);
 	while (*p != '\0') {
 		const char *para_end = strstr(p, "\n\n");
-		size_t plen = para_end != NULL ? (size_t)(para_end - p) :
-						 strlen(p);
+		size_t plen =
+		    para_end != NULL ? (size_t)(para_end - p) : strlen(p);
 		bool strong = first && strong_lead;
 
 		if (buf_append_str(out, strong ? "<p><strong>" : "<p>") != 0)
@@ -363,8 +363,8 @@ text_to_html(struct buf *out, const char *text, bool strong_lead)
 		end = p + plen;
 		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl != NULL ? (size_t)(nl - p) :
-						(size_t)(end - p);
+			size_t n =
+			    nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 
 			buf_reset(&line);
 			if (buf_append(&line, p, n) != 0 ||
@@ -377,8 +377,7 @@ text_to_html(struct buf *out, const char *text, bool strong_lead)
 				p++;
 			}
 		}
-		if (buf_append_str(out,
-			strong ? "</strong></p>" : "</p>") != 0)
+		if (buf_append_str(out, strong ? "</strong></p>" : "</p>") != 0)
 			goto out;
 		first = false;
 		p = end;
@@ -419,7 +418,7 @@ matrix_reply_content(struct buf *out, const struct matrix_reply_to *to,
 		if (buf_append_str(&plain, to->asker) != 0 ||
 		    buf_append_str(&plain, ": ") != 0 ||
 		    buf_append_str(&html, "<a href=\"https://matrix.to/#/") !=
-			0 ||
+		        0 ||
 		    buf_append_html(&html, to->asker) != 0 ||
 		    buf_append_str(&html, "\">") != 0 ||
 		    buf_append_html(&html, to->asker) != 0 ||
@@ -434,10 +433,10 @@ matrix_reply_content(struct buf *out, const struct matrix_reply_to *to,
 	if (root == NULL ||
 	    cJSON_AddStringToObject(root, "msgtype", "m.notice") == NULL ||
 	    cJSON_AddStringToObject(root, "body", buf_str(&plain)) == NULL ||
-	    cJSON_AddStringToObject(root, "format",
-		"org.matrix.custom.html") == NULL ||
+	    cJSON_AddStringToObject(root, "format", "org.matrix.custom.html") ==
+	        NULL ||
 	    cJSON_AddStringToObject(root, "formatted_body", buf_str(&html)) ==
-		NULL)
+	        NULL)
 		goto out;
 	rel = cJSON_AddObjectToObject(root, "m.relates_to");
 	if (rel == NULL)
@@ -446,9 +445,9 @@ matrix_reply_content(struct buf *out, const struct matrix_reply_to *to,
 		/* Stay in the asker's thread; this is a real reply, so no
 		 * falling back. */
 		if (cJSON_AddStringToObject(rel, "rel_type", "m.thread") ==
-			NULL ||
-		    cJSON_AddStringToObject(rel, "event_id",
-			to->thread_root) == NULL ||
+		        NULL ||
+		    cJSON_AddStringToObject(rel, "event_id", to->thread_root) ==
+		        NULL ||
 		    cJSON_AddBoolToObject(rel, "is_falling_back", 0) == NULL)
 			goto out;
 	}
@@ -492,10 +491,10 @@ matrix_notice_content(struct buf *out, const char *text)
 	if (root == NULL ||
 	    cJSON_AddStringToObject(root, "msgtype", "m.notice") == NULL ||
 	    cJSON_AddStringToObject(root, "body", text) == NULL ||
-	    cJSON_AddStringToObject(root, "format",
-		"org.matrix.custom.html") == NULL ||
+	    cJSON_AddStringToObject(root, "format", "org.matrix.custom.html") ==
+	        NULL ||
 	    cJSON_AddStringToObject(root, "formatted_body", buf_str(&html)) ==
-		NULL ||
+	        NULL ||
 	    cJSON_AddObjectToObject(root, "m.mentions") == NULL)
 		goto out;
 	ret = emit(out, root);
@@ -539,8 +538,8 @@ matrix_flood_free(struct matrix_flood *f)
 }
 
 bool
-matrix_flood_take(struct matrix_flood *f, const char *key,
-    double per_minute, double burst, double now)
+matrix_flood_take(struct matrix_flood *f, const char *key, double per_minute,
+    double burst, double now)
 {
 	struct matrix_bucket *b = NULL;
 	size_t i, oldest = 0;
@@ -593,18 +592,18 @@ matrix_backoff_ms(unsigned attempt, long initial, long max, uint32_t *rng)
 }
 
 long
-matrix_rate_limit_ms(long header_ms, const cJSON *body, long fallback_ms,
-    long max_ms)
+matrix_rate_limit_ms(
+    long header_ms, const cJSON *body, long fallback_ms, long max_ms)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body,
-	    "retry_after_ms");
+	const cJSON *v =
+	    cJSON_GetObjectItemCaseSensitive(body, "retry_after_ms");
 	long ms;
 
 	if (header_ms >= 0)
 		ms = header_ms;
 	else if (cJSON_IsNumber(v) && v->valuedouble >= 0)
-		ms = v->valuedouble > (double)max_ms ? max_ms :
-						       (long)v->valuedouble;
+		ms = v->valuedouble > (double)max_ms ? max_ms
+		                                     : (long)v->valuedouble;
 	else
 		ms = fallback_ms;
 	if (ms > max_ms)
@@ -613,8 +612,8 @@ matrix_rate_limit_ms(long header_ms, const cJSON *body, long fallback_ms,
 }
 
 void
-matrix_redact(const char *in, const char *const *secrets, size_t n,
-    char *out, size_t size)
+matrix_redact(const char *in, const char *const *secrets, size_t n, char *out,
+    size_t size)
 {
 	static const char mask[] = "<redacted>";
 	size_t o = 0, i;

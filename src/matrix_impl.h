@@ -8,50 +8,52 @@
  *                  commands, reply JSON, transaction ids, flood limits,
  *                  backoff and Retry-After, log redaction
  * matrix_client.c  requests with retries (429, 5xx, network) over http.h
- * matrix.c         the sync loop and the conversation
+ * matrix_login.c   discovery, /versions, whoami, password login
+ * matrix_reply.c   answering a message: commands, doctor checks, sends
+ * matrix.c         the sync loop and matrix_run()
  * Everything here is bounded: ids, tokens and paths have maximum sizes and
  * overlong values from the server are refused rather than truncated.
  */
 #ifndef BACKBOT_MATRIX_IMPL_H
 #define BACKBOT_MATRIX_IMPL_H
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include <cjson/cJSON.h>
-
 #include "buf.h"
+#include "doctor.h"
 
 struct diag;
 struct http;
 
-#define MATRIX_MAX_ID 256     /* user, room and event ids: 255 bytes max */
-#define MATRIX_MAX_SECRET 2048 /* access token or password */
-#define MATRIX_MAX_URL 1024
-#define MATRIX_MAX_PATH 4096
-#define MATRIX_MAX_PREFIX 32
-#define MATRIX_MAX_ALLOW 64
-#define MATRIX_MAX_BATCH 1024 /* a since token */
-#define MATRIX_TXN_SIZE 48
+#define MATRIX_MAX_ID           256 /* user, room, event ids (255 max) */
+#define MATRIX_MAX_SECRET       2048 /* access token or password */
+#define MATRIX_MAX_URL          1024
+#define MATRIX_MAX_PATH         4096
+#define MATRIX_MAX_PREFIX       32
+#define MATRIX_MAX_ALLOW        64
+#define MATRIX_MAX_BATCH        1024 /* a since token */
+#define MATRIX_TXN_SIZE         48
 #define MATRIX_CONFIG_MAX_BYTES (64u * 1024u)
-#define MATRIX_STATE_MAX_BYTES (4u * 1024u * 1024u)
-#define MATRIX_DEFAULT_PREFIX "!back"
+#define MATRIX_STATE_MAX_BYTES  (4u * 1024u * 1024u)
+#define MATRIX_DEFAULT_PREFIX   "!back"
 
 /* ---- configuration (matrix_config.c) ---------------------------------- */
 
 struct matrix_config {
-	char homeserver[MATRIX_MAX_URL];  /* base URL or server name */
-	char user_id[MATRIX_MAX_ID];      /* "" when only the token says */
+	char homeserver[MATRIX_MAX_URL]; /* base URL or server name */
+	char user_id[MATRIX_MAX_ID];     /* "" when only the token says */
 	char access_token[MATRIX_MAX_SECRET];
 	char device_id[MATRIX_MAX_ID];
 	char password[MATRIX_MAX_SECRET];
 	char display_name[MATRIX_MAX_ID]; /* extra name it answers to */
 	char prefix[MATRIX_MAX_PREFIX];   /* command prefix, "!back" */
 	char state_dir[MATRIX_MAX_PATH];
-	size_t allow_count;               /* 0: accept every invite */
+	size_t allow_count; /* 0: accept every invite */
 	char allow[MATRIX_MAX_ALLOW][MATRIX_MAX_ID]; /* "@user:srv" or "srv" */
 	bool allow_http;      /* permit http:// to a non-loopback host */
 	bool typing;          /* send typing notices */
@@ -59,7 +61,7 @@ struct matrix_config {
 	long sync_timeout_ms; /* long-poll timeout */
 	long backoff_initial_ms;
 	long backoff_max_ms;
-	long doctor_timeout_s; /* a guided check is forgotten after this */
+	long doctor_timeout_s;  /* a guided check is forgotten after this */
 	double room_per_minute; /* flood limits: replies per minute ... */
 	double room_burst;      /* ... and how many may come at once */
 	double user_per_minute;
@@ -75,18 +77,18 @@ void matrix_config_defaults(struct matrix_config *c);
 /* Apply the JSON object in 'text' ('len' bytes; 'path' names it in
  * messages).  Unknown keys and wrong types are errors.  0 or -1 with 'd'
  * filled ("path: key: expected ..."). */
-int matrix_config_parse(struct matrix_config *c, const char *text,
-    size_t len, const char *path, struct diag *d);
+int matrix_config_parse(struct matrix_config *c, const char *text, size_t len,
+    const char *path, struct diag *d);
 
 /* Apply BACKBOT_HOMESERVER, BACKBOT_USER_ID, BACKBOT_ACCESS_TOKEN,
  * BACKBOT_PASSWORD and BACKBOT_STATE_DIR; they win over the file. */
-int matrix_config_env(struct matrix_config *c, matrix_getenv_fn get,
-    struct diag *d);
+int matrix_config_env(
+    struct matrix_config *c, matrix_getenv_fn get, struct diag *d);
 
 /* Check that the settings are complete and sane, and fill in derived
  * defaults (state_dir).  0 or -1 naming the missing or bad setting. */
-int matrix_config_check(struct matrix_config *c, matrix_getenv_fn get,
-    struct diag *d);
+int matrix_config_check(
+    struct matrix_config *c, matrix_getenv_fn get, struct diag *d);
 
 /* The whole sequence: defaults, the file ('path', or the default path when
  * NULL; a missing default file is fine), the environment, the check. */
@@ -115,7 +117,7 @@ void matrix_ring_add(struct matrix_ring *r, const char *id);
 /* What the bot remembers about a room. */
 struct matrix_room {
 	char id[MATRIX_MAX_ID];
-	long joined;   /* joined members incl. the bot; -1 unknown */
+	long joined; /* joined members incl. the bot; -1 unknown */
 	bool encrypted;
 	bool notified; /* it has said it cannot read encrypted messages */
 };
@@ -137,18 +139,17 @@ void matrix_state_free(struct matrix_state *s);
 
 /* The room record for 'id', created when 'create' (NULL when absent or
  * when the table is full). */
-struct matrix_room *matrix_state_room(struct matrix_state *s, const char *id,
-    bool create);
+struct matrix_room *matrix_state_room(
+    struct matrix_state *s, const char *id, bool create);
 void matrix_state_forget_room(struct matrix_state *s, const char *id);
 
 /* Load 'path' into 's' (which must be freshly initialised).  A missing
  * file is not an error (returns 1); a damaged one is (-1). 0 when read. */
-int matrix_state_load(struct matrix_state *s, const char *path,
-    struct diag *d);
+int matrix_state_load(struct matrix_state *s, const char *path, struct diag *d);
 
 /* Serialise and write atomically (temp file, fsync, rename, fsync dir). */
-int matrix_state_save(const struct matrix_state *s, const char *path,
-    struct diag *d);
+int matrix_state_save(
+    const struct matrix_state *s, const char *path, struct diag *d);
 
 /* Write 'len' bytes to 'path' atomically with mode 'mode'. 0 or -1. */
 int matrix_write_atomic(const char *path, const char *data, size_t len,
@@ -167,8 +168,8 @@ struct matrix_session {
 
 int matrix_session_load(struct matrix_session *ss, const char *path,
     struct diag *d); /* 0 read, 1 missing, -1 damaged */
-int matrix_session_save(const struct matrix_session *ss, const char *path,
-    struct diag *d);
+int matrix_session_save(
+    const struct matrix_session *ss, const char *path, struct diag *d);
 
 /* ---- decisions (matrix_event.c) ---------------------------------------- */
 
@@ -178,8 +179,8 @@ struct matrix_msg {
 	const char *event_id;
 	const char *sender;
 	const char *type;
-	const char *msgtype;     /* NULL for non-messages */
-	const char *body;        /* NULL when absent */
+	const char *msgtype; /* NULL for non-messages */
+	const char *body;    /* NULL when absent */
 	size_t body_len;
 	const char *thread_root; /* set when the event is in a thread */
 	const char *reply_to;    /* m.in_reply_to event id, if any */
@@ -205,8 +206,7 @@ enum matrix_skip {
 void matrix_msg_parse(const cJSON *ev, const char *me, struct matrix_msg *m);
 
 /* Whether the event may be answered at all (before addressing). */
-enum matrix_skip matrix_msg_filter(const struct matrix_msg *m,
-    const char *me);
+enum matrix_skip matrix_msg_filter(const struct matrix_msg *m, const char *me);
 const char *matrix_skip_name(enum matrix_skip s);
 
 /* The names the bot answers to. */
@@ -241,8 +241,7 @@ enum matrix_command {
 
 /* Recognise "help", "topics", "doctor" and "doctor stop" (any case,
  * surrounding blanks ignored).  An empty text after the prefix is help. */
-enum matrix_command matrix_command(const char *text, size_t len,
-    bool prefixed);
+enum matrix_command matrix_command(const char *text, size_t len, bool prefixed);
 
 /* Strip a v1.12-style reply fallback ("> " quoted lines then a blank
  * line) from the start of a body.  Returns the offset of the real text. */
@@ -269,8 +268,8 @@ int matrix_notice_content(struct buf *out, const char *text);
 
 /* A transaction id derived from the event answered (or room) and a kind,
  * so a retry, and a repeat after a crash, reuse the same id. */
-void matrix_txn_id(char out[MATRIX_TXN_SIZE], const char *key,
-    const char *kind);
+void matrix_txn_id(
+    char out[MATRIX_TXN_SIZE], const char *key, const char *kind);
 
 /* Token-bucket flood limits per room and per user. */
 struct matrix_bucket {
@@ -294,14 +293,13 @@ bool matrix_flood_take(struct matrix_flood *f, const char *key,
 
 /* Exponential backoff with jitter: about initial * 2^attempt, between
  * half and all of it, never more than 'max'. */
-long matrix_backoff_ms(unsigned attempt, long initial, long max,
-    uint32_t *rng);
+long matrix_backoff_ms(unsigned attempt, long initial, long max, uint32_t *rng);
 
 /* The wait a 429 asks for: the Retry-After header ('header_ms', -1 when
  * absent), else the body's retry_after_ms, else 'fallback_ms'; capped at
  * 'max_ms' (but at least 0). */
-long matrix_rate_limit_ms(long header_ms, const cJSON *body,
-    long fallback_ms, long max_ms);
+long matrix_rate_limit_ms(
+    long header_ms, const cJSON *body, long fallback_ms, long max_ms);
 
 /* Copy 'in' to 'out' (size 'size') with every occurrence of each
  * non-empty secret replaced by "<redacted>".  Always NUL-terminates. */
@@ -319,21 +317,21 @@ const char *matrix_json_str(const cJSON *obj, const char *key);
 
 struct matrix_log {
 	FILE *out;
-	int verbosity;              /* 0 errors only, 1 normal, 2 verbose */
-	const char *secrets[2];     /* never printed */
+	int verbosity;          /* 0 errors only, 1 normal, 2 verbose */
+	const char *secrets[2]; /* never printed */
 };
 
 /* Print one line at 'level' (0 error, 1 info, 2 debug), timestamped,
  * with secrets redacted. */
-void matrix_logf(const struct matrix_log *log, int level, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
+void matrix_logf(const struct matrix_log *log, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- requests (matrix_client.c) ---------------------------------------- */
 
 struct matrix_client {
 	struct http *http;
-	char base[MATRIX_MAX_URL];   /* homeserver base URL, no trailing '/' */
-	const char *token;           /* borrowed; NULL before login */
+	char base[MATRIX_MAX_URL]; /* homeserver base URL, no trailing '/' */
+	const char *token;         /* borrowed; NULL before login */
 	const struct matrix_log *log;
 	const volatile sig_atomic_t *stop;
 	long backoff_initial_ms;
@@ -352,26 +350,26 @@ enum matrix_call_status {
 
 struct matrix_call {
 	const char *method;
-	const char *path;     /* from the base, query included */
-	const char *body;     /* JSON, or NULL */
-	bool auth;            /* send the token */
-	bool absolute;        /* 'path' is a full URL (discovery) */
-	long timeout_ms;      /* per attempt */
+	const char *path;      /* from the base, query included */
+	const char *body;      /* JSON, or NULL */
+	bool auth;             /* send the token */
+	bool absolute;         /* 'path' is a full URL (discovery) */
+	long timeout_ms;       /* per attempt */
 	unsigned max_attempts; /* 0: retry until stopped */
-	const char *what;     /* short name for logs: "sync", "send" */
+	const char *what;      /* short name for logs: "sync", "send" */
 	/* results */
 	long status;
 	char errcode[64];
 	char error[256];
-	cJSON *json;          /* parsed reply on success; caller deletes */
+	cJSON *json; /* parsed reply on success; caller deletes */
 };
 
 /* Perform 'call' with the fault handling of the issue: 429 waits for
  * Retry-After / retry_after_ms / backoff, 5xx, network errors and
  * malformed JSON back off with jitter and try again, M_UNKNOWN_TOKEN is
  * fatal, other 4xx are returned.  Waits end early when *stop is set. */
-enum matrix_call_status matrix_call(struct matrix_client *c,
-    struct matrix_call *call);
+enum matrix_call_status matrix_call(
+    struct matrix_client *c, struct matrix_call *call);
 
 /* Sleep 'ms' milliseconds in small steps, returning early (-1) when
  * 'stop' is raised. */
@@ -383,5 +381,79 @@ int64_t matrix_now_us(void);
 /* Append "/_matrix/client/v3" + the pieces, each path segment escaped:
  * matrix_path(b, "rooms", room_id, "send", "m.room.message", txn, NULL). */
 int matrix_path(struct buf *b, ...);
+
+/* ---- the running bot (matrix.c, matrix_login.c, matrix_reply.c) -------- */
+
+#define MATRIX_EXIT_CONFIG      2
+#define MATRIX_EXIT_NETWORK     3
+#define MATRIX_DOCTOR_SESSIONS  256           /* guided checks kept at once */
+#define MATRIX_REPLY_MAX_BYTES  (48u * 1024u) /* events are capped at 64 KiB */
+#define MATRIX_DOCTOR_REPLY_MAX 1024
+
+struct bot;
+
+/* One person's guided doctor check in one room. */
+struct matrix_doctor_slot {
+	bool used;
+	char room[MATRIX_MAX_ID];
+	char user[MATRIX_MAX_ID];
+	double last; /* monotonic seconds */
+	struct doctor_session s;
+};
+
+/* Everything the running bot holds; one per matrix_run(). */
+struct matrix_bot {
+	struct bot *bot;
+	struct matrix_config cfg;
+	struct matrix_log log;
+	struct matrix_client client;
+	struct matrix_state st;
+	struct matrix_ring seen; /* event ids already handled */
+	struct matrix_flood flood;
+	struct matrix_doctor_slot *doctors; /* MATRIX_DOCTOR_SESSIONS */
+	struct http *http;
+	bool http_allows_http;
+	char token[MATRIX_MAX_SECRET];
+	char me[MATRIX_MAX_ID];
+	char device[MATRIX_MAX_ID];
+	char display_name[MATRIX_MAX_ID];
+	char state_path[MATRIX_MAX_PATH];
+	char session_path[MATRIX_MAX_PATH];
+	struct buf text;    /* reply text */
+	struct buf content; /* reply JSON */
+	struct buf path;    /* request path */
+	struct buf scratch;
+	int status; /* exit status once something fatal happened */
+};
+
+/* An authenticated request with the bot's client (matrix_login.c). */
+enum matrix_call_status matrix_bot_call(struct matrix_bot *c,
+    struct matrix_call *mc, const char *method, const char *path,
+    const char *body, const char *what, unsigned attempts, long timeout_ms);
+
+/* Describe a rejected token in 'd' and set the exit status. */
+void matrix_token_rejected(
+    struct matrix_bot *c, const struct matrix_call *mc, struct diag *d);
+
+/* Discovery, /versions, whoami or a password login.  0, or -1 with 'd'
+ * filled and c->status set (0 when stopped, else 2 or 3). */
+int matrix_sign_in(struct matrix_bot *c, struct diag *d);
+
+/* Copy 'src' into 'dst' when it fits.  0 or -1. */
+int matrix_copy_id(char *dst, size_t size, const char *src);
+
+/* Monotonic seconds. */
+double matrix_now_s(void);
+
+/* Answer one timeline message if it is for the bot (matrix_reply.c).
+ * -1 when stopped or fatal: the batch is abandoned. */
+int matrix_handle_message(
+    struct matrix_bot *c, struct matrix_room *room, const cJSON *ev);
+
+/* Say once that an encrypted room cannot be read.  -1 when stopped. */
+int matrix_notify_encrypted(struct matrix_bot *c, struct matrix_room *room);
+
+/* Drop the guided checks of a room the bot left. */
+void matrix_doctor_forget_room(struct matrix_bot *c, const char *room);
 
 #endif

@@ -196,9 +196,9 @@ matrix_state_load(struct matrix_state *s, const char *path, struct diag *d)
 	ret = -1;
 	if (copy_str(s->user_id, sizeof(s->user_id), root, "user_id") != 0 ||
 	    copy_str(s->next_batch, sizeof(s->next_batch), root,
-		"next_batch") != 0) {
-		diag_add(d, "%s: user_id, next_batch: missing or too long",
-		    path);
+	        "next_batch") != 0) {
+		diag_add(
+		    d, "%s: user_id, next_batch: missing or too long", path);
 		goto out;
 	}
 	rooms = cJSON_GetObjectItemCaseSensitive(root, "rooms");
@@ -230,8 +230,8 @@ out:
 }
 
 int
-matrix_state_save(const struct matrix_state *s, const char *path,
-    struct diag *d)
+matrix_state_save(
+    const struct matrix_state *s, const char *path, struct diag *d)
 {
 	cJSON *root = NULL, *rooms, *r, *ids;
 	char *text = NULL;
@@ -240,8 +240,7 @@ matrix_state_save(const struct matrix_state *s, const char *path,
 	root = cJSON_CreateObject();
 	if (root == NULL ||
 	    cJSON_AddStringToObject(root, "user_id", s->user_id) == NULL ||
-	    cJSON_AddStringToObject(root, "next_batch", s->next_batch) ==
-		NULL)
+	    cJSON_AddStringToObject(root, "next_batch", s->next_batch) == NULL)
 		goto nomem;
 	rooms = cJSON_AddObjectToObject(root, "rooms");
 	if (rooms == NULL)
@@ -249,12 +248,12 @@ matrix_state_save(const struct matrix_state *s, const char *path,
 	for (size_t i = 0; i < s->room_count; i++) {
 		r = cJSON_AddObjectToObject(rooms, s->rooms[i].id);
 		if (r == NULL ||
-		    cJSON_AddNumberToObject(r, "joined",
-			(double)s->rooms[i].joined) == NULL ||
-		    cJSON_AddBoolToObject(r, "encrypted",
-			s->rooms[i].encrypted) == NULL ||
-		    cJSON_AddBoolToObject(r, "notified",
-			s->rooms[i].notified) == NULL)
+		    cJSON_AddNumberToObject(
+		        r, "joined", (double)s->rooms[i].joined) == NULL ||
+		    cJSON_AddBoolToObject(
+		        r, "encrypted", s->rooms[i].encrypted) == NULL ||
+		    cJSON_AddBoolToObject(
+		        r, "notified", s->rooms[i].notified) == NULL)
 			goto nomem;
 	}
 	ids = cJSON_AddArrayToObject(root, "handled");
@@ -338,8 +337,8 @@ matrix_write_atomic(const char *path, const char *data, size_t len,
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			diag_add(d, "%s: write failed: %s", tmp,
-			    strerror(errno));
+			diag_add(
+			    d, "%s: write failed: %s", tmp, strerror(errno));
 			goto out;
 		}
 		off += (size_t)w;
@@ -379,8 +378,7 @@ out:
 }
 
 int
-matrix_session_load(struct matrix_session *ss, const char *path,
-    struct diag *d)
+matrix_session_load(struct matrix_session *ss, const char *path, struct diag *d)
 {
 	cJSON *root = NULL;
 	int ret;
@@ -390,21 +388,20 @@ matrix_session_load(struct matrix_session *ss, const char *path,
 	if (ret != 0)
 		goto out;
 	if (copy_str(ss->homeserver, sizeof(ss->homeserver), root,
-		"homeserver") != 0 ||
+	        "homeserver") != 0 ||
 	    copy_str(ss->user_id, sizeof(ss->user_id), root, "user_id") != 0 ||
 	    copy_str(ss->access_token, sizeof(ss->access_token), root,
-		"access_token") != 0) {
+	        "access_token") != 0) {
 		diag_add(d, "%s: damaged session file", path);
 		ret = -1;
 		goto out;
 	}
-	(void)copy_str(ss->device_id, sizeof(ss->device_id), root,
-	    "device_id");
+	(void)copy_str(ss->device_id, sizeof(ss->device_id), root, "device_id");
 out:
 	if (root != NULL) {
 		/* Wipe the token held in the tree before freeing it. */
-		cJSON *t = cJSON_GetObjectItemCaseSensitive(root,
-		    "access_token");
+		cJSON *t =
+		    cJSON_GetObjectItemCaseSensitive(root, "access_token");
 
 		if (cJSON_IsString(t))
 			memset(t->valuestring, 0, strlen(t->valuestring));
@@ -414,8 +411,8 @@ out:
 }
 
 int
-matrix_session_save(const struct matrix_session *ss, const char *path,
-    struct diag *d)
+matrix_session_save(
+    const struct matrix_session *ss, const char *path, struct diag *d)
 {
 	cJSON *root = NULL;
 	char *text = NULL;
@@ -424,11 +421,11 @@ matrix_session_save(const struct matrix_session *ss, const char *path,
 	root = cJSON_CreateObject();
 	if (root == NULL ||
 	    cJSON_AddStringToObject(root, "homeserver", ss->homeserver) ==
-		NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(root, "user_id", ss->user_id) == NULL ||
 	    cJSON_AddStringToObject(root, "device_id", ss->device_id) == NULL ||
 	    cJSON_AddStringToObject(root, "access_token", ss->access_token) ==
-		NULL) {
+	        NULL) {
 		diag_add(d, "%s: out of memory", path);
 		goto out;
 	}

@@ -1,12 +1,11 @@
 /* test_http.c - the HTTP layer: path escaping, Retry-After, loopback
  * detection and the protocol restriction of the libcurl client (no
  * network is used: refused protocols fail before connecting). */
-#include "testutil.h"
-
 #include <time.h>
 
 #include "buf.h"
 #include "http.h"
+#include "testutil.h"
 
 static void
 escape_keeps_unreserved_and_encodes_the_rest(void **state)
@@ -53,21 +52,20 @@ retry_after_reads_seconds_and_dates(void **state)
 	(void)state;
 	assert_int_equal(http_parse_retry_after("120", 0), 120000);
 	assert_int_equal(http_parse_retry_after(" 0\r\n", 0), 0);
-	assert_int_equal(http_parse_retry_after(
-			     "Wed, 21 Oct 2015 07:28:00 GMT", when - 30),
+	assert_int_equal(
+	    http_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", when - 30),
 	    30000);
 	assert_int_equal(http_parse_retry_after(
-			     "Wed, 21 Oct 2015 07:28:00 GMT\r\n", when + 5),
+	                     "Wed, 21 Oct 2015 07:28:00 GMT\r\n", when + 5),
 	    0);
 	assert_int_equal(http_parse_retry_after("soon", 0), -1);
 	assert_int_equal(http_parse_retry_after("-5", 0), -1);
 	assert_int_equal(http_parse_retry_after("12abc", 0), -1);
-	assert_int_equal(http_parse_retry_after(
-			     "Wed, 21 Foo 2015 07:28:00 GMT", 0),
-	    -1);
+	assert_int_equal(
+	    http_parse_retry_after("Wed, 21 Foo 2015 07:28:00 GMT", 0), -1);
 	/* Absurd waits are capped at a week. */
-	assert_int_equal(http_parse_retry_after("99999999", 0),
-	    7L * 86400L * 1000L);
+	assert_int_equal(
+	    http_parse_retry_after("99999999", 0), 7L * 86400L * 1000L);
 }
 
 static void
@@ -145,13 +143,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(escape_keeps_unreserved_and_encodes_the_rest),
-		cmocka_unit_test(escape_fails_when_the_buffer_is_full),
-		cmocka_unit_test(retry_after_reads_seconds_and_dates),
-		cmocka_unit_test(loopback_hosts_are_recognised),
-		cmocka_unit_test(
-		    curl_client_refuses_plain_http_unless_allowed),
-		cmocka_unit_test(curl_client_refuses_other_protocols),
+	    cmocka_unit_test(escape_keeps_unreserved_and_encodes_the_rest),
+	    cmocka_unit_test(escape_fails_when_the_buffer_is_full),
+	    cmocka_unit_test(retry_after_reads_seconds_and_dates),
+	    cmocka_unit_test(loopback_hosts_are_recognised),
+	    cmocka_unit_test(curl_client_refuses_plain_http_unless_allowed),
+	    cmocka_unit_test(curl_client_refuses_other_protocols),
 	};
 	int rc;
 

@@ -1,8 +1,6 @@
 /* test_matrix.c - the Matrix front end's pure pieces, and its request
  * retry rules driven through a canned-response http implementation (no
  * network). */
-#include "testutil.h"
-
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +8,7 @@
 #include "buf.h"
 #include "http.h"
 #include "matrix_impl.h"
+#include "testutil.h"
 
 #define ME "@backbot:example.org"
 
@@ -124,31 +123,35 @@ config_check_names_missing_settings(void **state)
 	assert_int_equal(matrix_config_check(&c, fake_getenv, &d), -1);
 	assert_true(test_diag_has(&d, "missing setting: access_token"));
 
-	assert_int_equal(parse(&c, "{\"homeserver\":\"https://h\","
-				   "\"password\":\"pw\"}",
-			     &d),
+	assert_int_equal(parse(&c,
+	                     "{\"homeserver\":\"https://h\","
+	                     "\"password\":\"pw\"}",
+	                     &d),
 	    0);
 	assert_int_equal(matrix_config_check(&c, fake_getenv, &d), -1);
 	assert_true(test_diag_has(&d, "missing setting: user_id"));
 
-	assert_int_equal(parse(&c, "{\"homeserver\":\"https://h\","
-				   "\"access_token\":\"t\","
-				   "\"user_id\":\"bot\"}",
-			     &d),
+	assert_int_equal(parse(&c,
+	                     "{\"homeserver\":\"https://h\","
+	                     "\"access_token\":\"t\","
+	                     "\"user_id\":\"bot\"}",
+	                     &d),
 	    0);
 	assert_int_equal(matrix_config_check(&c, fake_getenv, &d), -1);
 	assert_true(test_diag_has(&d, "bad setting: user_id"));
 
-	assert_int_equal(parse(&c, "{\"homeserver\":\"bad host/x\","
-				   "\"access_token\":\"t\"}",
-			     &d),
+	assert_int_equal(parse(&c,
+	                     "{\"homeserver\":\"bad host/x\","
+	                     "\"access_token\":\"t\"}",
+	                     &d),
 	    0);
 	assert_int_equal(matrix_config_check(&c, fake_getenv, &d), -1);
 	assert_true(test_diag_has(&d, "bad setting: homeserver"));
 
-	assert_int_equal(parse(&c, "{\"homeserver\":\"example.org\","
-				   "\"access_token\":\"t\"}",
-			     &d),
+	assert_int_equal(parse(&c,
+	                     "{\"homeserver\":\"example.org\","
+	                     "\"access_token\":\"t\"}",
+	                     &d),
 	    0);
 	assert_int_equal(matrix_config_check(&c, fake_getenv, &d), 0);
 	assert_string_equal(c.state_dir, "/home/bot/.local/state/backbot");
@@ -160,14 +163,15 @@ config_environment_wins_over_the_file(void **state)
 	struct matrix_config c;
 	struct diag d;
 	static const char *const env[] = {"BACKBOT_HOMESERVER",
-		"https://env.example", "BACKBOT_ACCESS_TOKEN", "envtoken",
-		"XDG_STATE_HOME", "/var/lib/x", NULL};
+	    "https://env.example", "BACKBOT_ACCESS_TOKEN", "envtoken",
+	    "XDG_STATE_HOME", "/var/lib/x", NULL};
 
 	(void)state;
 	set_env(env);
-	assert_int_equal(parse(&c, "{\"homeserver\":\"https://file\","
-				   "\"access_token\":\"filetoken\"}",
-			     &d),
+	assert_int_equal(parse(&c,
+	                     "{\"homeserver\":\"https://file\","
+	                     "\"access_token\":\"filetoken\"}",
+	                     &d),
 	    0);
 	assert_int_equal(matrix_config_env(&c, fake_getenv, &d), 0);
 	assert_int_equal(matrix_config_check(&c, fake_getenv, &d), 0);
@@ -182,14 +186,13 @@ config_load_of_a_missing_explicit_file_fails(void **state)
 	struct matrix_config c;
 	struct diag d;
 	static const char *const env[] = {"BACKBOT_HOMESERVER", "https://h",
-		"BACKBOT_ACCESS_TOKEN", "t", "HOME", "/nonexistent", NULL};
+	    "BACKBOT_ACCESS_TOKEN", "t", "HOME", "/nonexistent", NULL};
 
 	(void)state;
 	set_env(env);
 	diag_clear(&d);
-	assert_int_equal(matrix_config_load(&c, "/nonexistent/m.json",
-			     fake_getenv, &d),
-	    -1);
+	assert_int_equal(
+	    matrix_config_load(&c, "/nonexistent/m.json", fake_getenv, &d), -1);
 	assert_true(test_diag_has(&d, "cannot read config file"));
 	/* The default path may be missing: the environment suffices. */
 	diag_clear(&d);
@@ -216,51 +219,50 @@ filter_skips_own_notices_edits_state_and_non_text(void **state)
 {
 	(void)state;
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.text\",\"body\":\"hi\"}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.text\",\"body\":\"hi\"}}"),
 	    MATRIX_ANSWERABLE);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"" ME "\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.text\",\"body\":\"hi\"}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.text\",\"body\":\"hi\"}}"),
 	    MATRIX_SKIP_OWN);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.notice\",\"body\":\"hi\"}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.notice\",\"body\":\"hi\"}}"),
 	    MATRIX_SKIP_NOTICE);
-	assert_int_equal(
-	    filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-		   "\"type\":\"m.room.message\",\"content\":{"
-		   "\"msgtype\":\"m.text\",\"body\":\"* hi\","
-		   "\"m.relates_to\":{\"rel_type\":\"m.replace\","
-		   "\"event_id\":\"$0\"}}}"),
+	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.text\",\"body\":\"* hi\","
+	                        "\"m.relates_to\":{\"rel_type\":\"m.replace\","
+	                        "\"event_id\":\"$0\"}}}"),
 	    MATRIX_SKIP_EDIT);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.text\",\"body\":\"* hi\","
-				"\"m.new_content\":{}}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.text\",\"body\":\"* hi\","
+	                        "\"m.new_content\":{}}}"),
 	    MATRIX_SKIP_EDIT);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.image\",\"body\":\"a.png\"}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.image\",\"body\":\"a.png\"}}"),
 	    MATRIX_SKIP_NOT_TEXT);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{}}"),
 	    MATRIX_SKIP_NO_BODY);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.member\",\"state_key\":"
-				"\"@a:x\",\"content\":{}}"),
+	                        "\"type\":\"m.room.member\",\"state_key\":"
+	                        "\"@a:x\",\"content\":{}}"),
 	    MATRIX_SKIP_STATE);
 	assert_int_equal(filter("{\"event_id\":\"$1\",\"sender\":\"@a:x\","
-				"\"type\":\"m.room.encrypted\","
-				"\"content\":{}}"),
+	                        "\"type\":\"m.room.encrypted\","
+	                        "\"content\":{}}"),
 	    MATRIX_SKIP_TYPE);
 	assert_int_equal(filter("{\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.text\",\"body\":\"hi\"}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.text\",\"body\":\"hi\"}}"),
 	    MATRIX_SKIP_INVALID);
 	assert_int_equal(filter("{\"event_id\":1,\"sender\":\"@a:x\","
-				"\"type\":\"m.room.message\",\"content\":{"
-				"\"msgtype\":\"m.text\",\"body\":7}}"),
+	                        "\"type\":\"m.room.message\",\"content\":{"
+	                        "\"msgtype\":\"m.text\",\"body\":7}}"),
 	    MATRIX_SKIP_INVALID);
 }
 
@@ -277,37 +279,36 @@ static void
 addressing_follows_mentions_prefix_and_names(void **state)
 {
 	static const struct addr_case cases[] = {
-		{"{\"body\":\"is it safe?\"}", false, MATRIX_NOT_ADDRESSED,
-		    NULL},
-		{"{\"body\":\"is it safe?\"}", true, MATRIX_ADDRESSED_DIRECT,
-		    "is it safe?"},
-		{"{\"body\":\"Back Bot: is it safe?\",\"m.mentions\":"
-		 "{\"user_ids\":[\"" ME "\"]}}",
-		    false, MATRIX_ADDRESSED_MENTION, "is it safe?"},
-		{"{\"body\":\"!back is it safe?\"}", false,
-		    MATRIX_ADDRESSED_PREFIX, "is it safe?"},
-		{"{\"body\":\"!BACK help\"}", false, MATRIX_ADDRESSED_PREFIX,
-		    "help"},
-		{"{\"body\":\"!backup the files\"}", false,
-		    MATRIX_NOT_ADDRESSED, NULL},
-		{"{\"body\":\"backbot, is it safe?\"}", false,
-		    MATRIX_ADDRESSED_MENTION, "is it safe?"},
-		{"{\"body\":\"@backbot is it safe?\"}", false,
-		    MATRIX_ADDRESSED_MENTION, "is it safe?"},
-		{"{\"body\":\"" ME ": hi\"}", false, MATRIX_ADDRESSED_MENTION,
-		    "hi"},
-		{"{\"body\":\"ask back bot please\"}", false,
-		    MATRIX_ADDRESSED_MENTION, NULL},
-		{"{\"body\":\"mybackbotx is not me\"}", false,
-		    MATRIX_NOT_ADDRESSED, NULL},
-		{"{\"body\":\"someone else\",\"m.mentions\":"
-		 "{\"user_ids\":[\"@other:x\"]}}",
-		    false, MATRIX_NOT_ADDRESSED, NULL},
-		{"{\"body\":\"> <@a:x> old\\n\\n!back doctor\"}", false,
-		    MATRIX_ADDRESSED_PREFIX, "doctor"},
-		{"{\"body\":\"Back Bot: !back topics\",\"m.mentions\":"
-		 "{\"user_ids\":[\"" ME "\"]}}",
-		    false, MATRIX_ADDRESSED_MENTION, "topics"},
+	    {"{\"body\":\"is it safe?\"}", false, MATRIX_NOT_ADDRESSED, NULL},
+	    {"{\"body\":\"is it safe?\"}", true, MATRIX_ADDRESSED_DIRECT,
+	        "is it safe?"},
+	    {"{\"body\":\"Back Bot: is it safe?\",\"m.mentions\":"
+	     "{\"user_ids\":[\"" ME "\"]}}",
+	        false, MATRIX_ADDRESSED_MENTION, "is it safe?"},
+	    {"{\"body\":\"!back is it safe?\"}", false, MATRIX_ADDRESSED_PREFIX,
+	        "is it safe?"},
+	    {"{\"body\":\"!BACK help\"}", false, MATRIX_ADDRESSED_PREFIX,
+	        "help"},
+	    {"{\"body\":\"!backup the files\"}", false, MATRIX_NOT_ADDRESSED,
+	        NULL},
+	    {"{\"body\":\"backbot, is it safe?\"}", false,
+	        MATRIX_ADDRESSED_MENTION, "is it safe?"},
+	    {"{\"body\":\"@backbot is it safe?\"}", false,
+	        MATRIX_ADDRESSED_MENTION, "is it safe?"},
+	    {"{\"body\":\"" ME ": hi\"}", false, MATRIX_ADDRESSED_MENTION,
+	        "hi"},
+	    {"{\"body\":\"ask back bot please\"}", false,
+	        MATRIX_ADDRESSED_MENTION, NULL},
+	    {"{\"body\":\"mybackbotx is not me\"}", false, MATRIX_NOT_ADDRESSED,
+	        NULL},
+	    {"{\"body\":\"someone else\",\"m.mentions\":"
+	     "{\"user_ids\":[\"@other:x\"]}}",
+	        false, MATRIX_NOT_ADDRESSED, NULL},
+	    {"{\"body\":\"> <@a:x> old\\n\\n!back doctor\"}", false,
+	        MATRIX_ADDRESSED_PREFIX, "doctor"},
+	    {"{\"body\":\"Back Bot: !back topics\",\"m.mentions\":"
+	     "{\"user_ids\":[\"" ME "\"]}}",
+	        false, MATRIX_ADDRESSED_MENTION, "topics"},
 	};
 	struct matrix_identity id = {ME, "Back Bot", "!back"};
 
@@ -343,16 +344,15 @@ commands_are_recognised(void **state)
 {
 	(void)state;
 	assert_int_equal(matrix_command("help", 4, true), MATRIX_CMD_HELP);
-	assert_int_equal(matrix_command(" Topics ", 8, true),
-	    MATRIX_CMD_TOPICS);
-	assert_int_equal(matrix_command("doctor", 6, false),
-	    MATRIX_CMD_DOCTOR);
-	assert_int_equal(matrix_command("doctor stop", 11, true),
-	    MATRIX_CMD_DOCTOR_STOP);
+	assert_int_equal(
+	    matrix_command(" Topics ", 8, true), MATRIX_CMD_TOPICS);
+	assert_int_equal(matrix_command("doctor", 6, false), MATRIX_CMD_DOCTOR);
+	assert_int_equal(
+	    matrix_command("doctor stop", 11, true), MATRIX_CMD_DOCTOR_STOP);
 	assert_int_equal(matrix_command("", 0, true), MATRIX_CMD_HELP);
 	assert_int_equal(matrix_command("", 0, false), MATRIX_CMD_NONE);
-	assert_int_equal(matrix_command("help me crack my back", 21, true),
-	    MATRIX_CMD_NONE);
+	assert_int_equal(
+	    matrix_command("help me crack my back", 21, true), MATRIX_CMD_NONE);
 }
 
 static void
@@ -361,8 +361,8 @@ reply_fallback_is_stripped(void **state)
 	const char *b = "> <@a:x> question\n> more\n\nreal text";
 
 	(void)state;
-	assert_string_equal(b + matrix_strip_fallback(b, strlen(b)),
-	    "real text");
+	assert_string_equal(
+	    b + matrix_strip_fallback(b, strlen(b)), "real text");
 	assert_int_equal(matrix_strip_fallback("> quote only", 12), 0);
 	assert_int_equal(matrix_strip_fallback("plain", 5), 0);
 }
@@ -380,34 +380,35 @@ reply_is_a_notice_rich_reply_with_mentions_and_escaped_html(void **state)
 	(void)state;
 	buf_init(&out, 65536);
 	assert_int_equal(matrix_reply_content(&out, &to,
-			     "Get help now <b>&</b>\n\nSecond\nline", true),
+	                     "Get help now <b>&</b>\n\nSecond\nline", true),
 	    0);
 	c = cJSON_Parse(buf_str(&out));
 	assert_non_null(c);
 	assert_string_equal(matrix_json_str(c, "msgtype"), "m.notice");
 	assert_string_equal(matrix_json_str(c, "body"),
 	    "@a:x: Get help now <b>&</b>\n\nSecond\nline");
-	assert_string_equal(matrix_json_str(c, "format"),
-	    "org.matrix.custom.html");
+	assert_string_equal(
+	    matrix_json_str(c, "format"), "org.matrix.custom.html");
 	html = matrix_json_str(c, "formatted_body");
-	assert_non_null(strstr(html, "<p><strong>Get help now "
-				     "&lt;b&gt;&amp;&lt;/b&gt;</strong></p>"));
+	assert_non_null(strstr(html,
+	    "<p><strong>Get help now "
+	    "&lt;b&gt;&amp;&lt;/b&gt;</strong></p>"));
 	assert_non_null(strstr(html, "<p>Second<br/>line</p>"));
 	assert_non_null(strstr(html, "href=\"https://matrix.to/#/@a:x\""));
 	assert_null(strstr(html, "mx-reply"));
 	rel = cJSON_GetObjectItemCaseSensitive(c, "m.relates_to");
 	assert_null(cJSON_GetObjectItemCaseSensitive(rel, "rel_type"));
 	assert_string_equal(matrix_json_str(cJSON_GetObjectItemCaseSensitive(
-					      rel, "m.in_reply_to"),
-			       "event_id"),
+	                                        rel, "m.in_reply_to"),
+	                        "event_id"),
 	    "$q/1+2");
-	assert_string_equal(cJSON_GetArrayItem(
-				cJSON_GetObjectItemCaseSensitive(
-				    cJSON_GetObjectItemCaseSensitive(c,
-					"m.mentions"),
-				    "user_ids"),
-				0)
-				->valuestring,
+	assert_string_equal(
+	    cJSON_GetArrayItem(
+	        cJSON_GetObjectItemCaseSensitive(
+	            cJSON_GetObjectItemCaseSensitive(c, "m.mentions"),
+	            "user_ids"),
+	        0)
+	        ->valuestring,
 	    "@a:x");
 	cJSON_Delete(c);
 	buf_free(&out);
@@ -430,8 +431,8 @@ reply_in_a_thread_stays_in_the_thread(void **state)
 	assert_true(cJSON_IsFalse(
 	    cJSON_GetObjectItemCaseSensitive(rel, "is_falling_back")));
 	assert_string_equal(matrix_json_str(cJSON_GetObjectItemCaseSensitive(
-					      rel, "m.in_reply_to"),
-			       "event_id"),
+	                                        rel, "m.in_reply_to"),
+	                        "event_id"),
 	    "$q");
 	assert_string_equal(matrix_json_str(c, "body"), "answer");
 	cJSON_Delete(c);
@@ -447,9 +448,9 @@ reply_that_does_not_fit_fails(void **state)
 	(void)state;
 	buf_init(&out, 64);
 	assert_int_equal(matrix_reply_content(&out, &to,
-			     "a long answer that will not fit in 64 bytes "
-			     "once it is JSON and HTML",
-			     false),
+	                     "a long answer that will not fit in 64 bytes "
+	                     "once it is JSON and HTML",
+	                     false),
 	    -1);
 	buf_free(&out);
 }
@@ -469,8 +470,8 @@ txn_ids_are_stable_distinct_and_url_safe(void **state)
 	assert_string_not_equal(a, c);
 	for (const char *p = a; *p != '\0'; p++)
 		assert_true(strchr("abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~",
-				*p) != NULL);
+		                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~",
+		                *p) != NULL);
 }
 
 /* ---- limits and timing --------------------------------------------------- */
@@ -520,7 +521,7 @@ static void
 rate_limit_wait_prefers_header_then_body_then_backoff(void **state)
 {
 	cJSON *body = cJSON_Parse("{\"errcode\":\"M_LIMIT_EXCEEDED\","
-				  "\"retry_after_ms\":2500}");
+	                          "\"retry_after_ms\":2500}");
 	cJSON *none = cJSON_Parse("{\"errcode\":\"M_LIMIT_EXCEEDED\"}");
 
 	(void)state;
@@ -543,10 +544,11 @@ redaction_removes_every_secret(void **state)
 	char out[128];
 
 	(void)state;
-	matrix_redact("token syt_abc and syt_abc, pw hunter2!", secrets, 2,
-	    out, sizeof(out));
-	assert_string_equal(out, "token <redacted> and <redacted>, pw "
-				 "<redacted>!");
+	matrix_redact("token syt_abc and syt_abc, pw hunter2!", secrets, 2, out,
+	    sizeof(out));
+	assert_string_equal(out,
+	    "token <redacted> and <redacted>, pw "
+	    "<redacted>!");
 	matrix_redact("nothing here", secrets, 2, out, sizeof(out));
 	assert_string_equal(out, "nothing here");
 	/* Truncation never leaves part of a secret behind. */
@@ -584,8 +586,9 @@ log_lines_never_contain_the_token(void **state)
 	unlink(path);
 	assert_null(strstr(text, token));
 	assert_non_null(strstr(text, "access_token=<redacted> failed"));
-	assert_non_null(strstr(text, "error: Authorization: Bearer "
-				     "<redacted>"));
+	assert_non_null(strstr(text,
+	    "error: Authorization: Bearer "
+	    "<redacted>"));
 	assert_null(strstr(text, "too verbose"));
 }
 
@@ -650,9 +653,8 @@ state_round_trips_through_an_atomic_file(void **state)
 	matrix_state_free(&t);
 
 	/* A damaged file is reported; a missing one is not an error. */
-	assert_int_equal(matrix_write_atomic(path, "{\"user_id\":", 11, 0600,
-			     &d),
-	    0);
+	assert_int_equal(
+	    matrix_write_atomic(path, "{\"user_id\":", 11, 0600, &d), 0);
 	assert_int_equal(matrix_state_init(&t), 0);
 	assert_int_equal(matrix_state_load(&t, path, &d), -1);
 	matrix_state_free(&t);
@@ -684,10 +686,11 @@ invite_allow_list_matches_users_and_whole_servers(void **state)
 	assert_false(matrix_invite_allowed(&c, "?"));
 }
 
-/* ---- requests through a canned http ---------------------------------------- */
+/* ---- requests through a canned http ----------------------------------------
+ */
 
 struct canned {
-	long status;         /* 0: transport failure */
+	long status; /* 0: transport failure */
 	const char *body;
 	long retry_after_ms; /* header, -1 none */
 };
@@ -704,8 +707,8 @@ struct fake_http {
 };
 
 static int
-fake_perform(struct http *h, const struct http_request *req,
-    struct http_response *resp)
+fake_perform(
+    struct http *h, const struct http_request *req, struct http_response *resp)
 {
 	struct fake_http *f = (struct fake_http *)h;
 	const struct canned *c;
@@ -780,17 +783,16 @@ init_call(struct matrix_call *c, const char *method, const char *path,
 }
 
 static void
-call_retries_429_5xx_network_and_malformed_with_the_same_request(
-    void **state)
+call_retries_429_5xx_network_and_malformed_with_the_same_request(void **state)
 {
 	static const struct canned replies[] = {
-		{429, "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"retry_after_ms\":5}",
-		    -1},
-		{500, "{\"errcode\":\"M_UNKNOWN\"}", -1},
-		{0, "", -1},
-		{200, "{\"event_id\":", -1},
-		{502, "<html>bad gateway</html>", -1},
-		{200, "{\"event_id\":\"$new\"}", -1},
+	    {429, "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"retry_after_ms\":5}",
+	        -1},
+	    {500, "{\"errcode\":\"M_UNKNOWN\"}", -1},
+	    {0, "", -1},
+	    {200, "{\"event_id\":", -1},
+	    {502, "<html>bad gateway</html>", -1},
+	    {200, "{\"event_id\":\"$new\"}", -1},
 	};
 	struct matrix_client mc;
 	struct fake_http f;
@@ -798,8 +800,9 @@ call_retries_429_5xx_network_and_malformed_with_the_same_request(
 
 	(void)state;
 	setup_client(&mc, &f, replies, 6);
-	init_call(&c, "PUT", "/_matrix/client/v3/rooms/%21r/send/"
-			     "m.room.message/bb.reply.1",
+	init_call(&c, "PUT",
+	    "/_matrix/client/v3/rooms/%21r/send/"
+	    "m.room.message/bb.reply.1",
 	    "{\"body\":\"x\"}", 0);
 	assert_int_equal(matrix_call(&mc, &c), MATRIX_CALL_OK);
 	assert_int_equal(f.next, 6);
@@ -807,9 +810,10 @@ call_retries_429_5xx_network_and_malformed_with_the_same_request(
 		assert_string_equal(f.urls[i], f.urls[0]);
 		assert_string_equal(f.bodies[i], f.bodies[0]);
 	}
-	assert_string_equal(f.urls[0], "https://hs.example/_matrix/client/v3/"
-				       "rooms/%21r/send/m.room.message/"
-				       "bb.reply.1");
+	assert_string_equal(f.urls[0],
+	    "https://hs.example/_matrix/client/v3/"
+	    "rooms/%21r/send/m.room.message/"
+	    "bb.reply.1");
 	/* The token goes in the header field, never the URL. */
 	assert_string_equal(f.bearer[0], "syt_secret");
 	assert_null(strstr(f.urls[0], "syt_secret"));
@@ -821,8 +825,7 @@ static void
 call_unknown_token_is_fatal(void **state)
 {
 	static const struct canned replies[] = {
-		{401, "{\"errcode\":\"M_UNKNOWN_TOKEN\",\"error\":\"gone\"}",
-		    -1},
+	    {401, "{\"errcode\":\"M_UNKNOWN_TOKEN\",\"error\":\"gone\"}", -1},
 	};
 	struct matrix_client mc;
 	struct fake_http f;
@@ -840,9 +843,10 @@ static void
 call_other_4xx_is_returned_with_errcode(void **state)
 {
 	static const struct canned replies[] = {
-		{403, "{\"errcode\":\"M_FORBIDDEN\",\"error\":\"not\\nin "
-		      "room\"}",
-		    -1},
+	    {403,
+	        "{\"errcode\":\"M_FORBIDDEN\",\"error\":\"not\\nin "
+	        "room\"}",
+	        -1},
 	};
 	struct matrix_client mc;
 	struct fake_http f;
@@ -862,9 +866,9 @@ static void
 call_gives_up_after_max_attempts(void **state)
 {
 	static const struct canned replies[] = {
-		{500, "{}", -1},
-		{503, "{}", -1},
-		{200, "{}", -1},
+	    {500, "{}", -1},
+	    {503, "{}", -1},
+	    {200, "{}", -1},
 	};
 	struct matrix_client mc;
 	struct fake_http f;
@@ -881,8 +885,8 @@ static void
 call_stops_when_the_flag_is_raised(void **state)
 {
 	static const struct canned replies[] = {
-		{429, "{\"retry_after_ms\":60000}", -1},
-		{200, "{}", -1},
+	    {429, "{\"retry_after_ms\":60000}", -1},
+	    {200, "{}", -1},
 	};
 	struct matrix_client mc;
 	struct fake_http f;
@@ -906,10 +910,11 @@ path_segments_are_escaped(void **state)
 	(void)state;
 	buf_init(&b, 1024);
 	assert_int_equal(matrix_path(&b, "rooms", "!r:x", "receipt", "m.read",
-			     "$e/v+1", NULL),
+	                     "$e/v+1", NULL),
 	    0);
-	assert_string_equal(buf_str(&b), "/_matrix/client/v3/rooms/%21r%3Ax/"
-					 "receipt/m.read/%24e%2Fv%2B1");
+	assert_string_equal(buf_str(&b),
+	    "/_matrix/client/v3/rooms/%21r%3Ax/"
+	    "receipt/m.read/%24e%2Fv%2B1");
 	buf_reset(&b);
 	assert_int_equal(matrix_path(&b, "join", "#room:x", NULL), 0);
 	assert_string_equal(buf_str(&b), "/_matrix/client/v3/join/%23room%3Ax");
@@ -920,39 +925,37 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(config_reports_json_errors_with_position),
-		cmocka_unit_test(config_names_unknown_and_mistyped_settings),
-		cmocka_unit_test(config_secret_values_are_never_echoed),
-		cmocka_unit_test(config_check_names_missing_settings),
-		cmocka_unit_test(config_environment_wins_over_the_file),
-		cmocka_unit_test(config_load_of_a_missing_explicit_file_fails),
-		cmocka_unit_test(
-		    filter_skips_own_notices_edits_state_and_non_text),
-		cmocka_unit_test(addressing_follows_mentions_prefix_and_names),
-		cmocka_unit_test(commands_are_recognised),
-		cmocka_unit_test(reply_fallback_is_stripped),
-		cmocka_unit_test(
-		    reply_is_a_notice_rich_reply_with_mentions_and_escaped_html),
-		cmocka_unit_test(reply_in_a_thread_stays_in_the_thread),
-		cmocka_unit_test(reply_that_does_not_fit_fails),
-		cmocka_unit_test(txn_ids_are_stable_distinct_and_url_safe),
-		cmocka_unit_test(flood_limit_allows_a_burst_then_the_rate),
-		cmocka_unit_test(backoff_grows_with_jitter_and_a_cap),
-		cmocka_unit_test(
-		    rate_limit_wait_prefers_header_then_body_then_backoff),
-		cmocka_unit_test(redaction_removes_every_secret),
-		cmocka_unit_test(log_lines_never_contain_the_token),
-		cmocka_unit_test(ring_remembers_recent_ids_only),
-		cmocka_unit_test(state_round_trips_through_an_atomic_file),
-		cmocka_unit_test(
-		    invite_allow_list_matches_users_and_whole_servers),
-		cmocka_unit_test(
-		    call_retries_429_5xx_network_and_malformed_with_the_same_request),
-		cmocka_unit_test(call_unknown_token_is_fatal),
-		cmocka_unit_test(call_other_4xx_is_returned_with_errcode),
-		cmocka_unit_test(call_gives_up_after_max_attempts),
-		cmocka_unit_test(call_stops_when_the_flag_is_raised),
-		cmocka_unit_test(path_segments_are_escaped),
+	    cmocka_unit_test(config_reports_json_errors_with_position),
+	    cmocka_unit_test(config_names_unknown_and_mistyped_settings),
+	    cmocka_unit_test(config_secret_values_are_never_echoed),
+	    cmocka_unit_test(config_check_names_missing_settings),
+	    cmocka_unit_test(config_environment_wins_over_the_file),
+	    cmocka_unit_test(config_load_of_a_missing_explicit_file_fails),
+	    cmocka_unit_test(filter_skips_own_notices_edits_state_and_non_text),
+	    cmocka_unit_test(addressing_follows_mentions_prefix_and_names),
+	    cmocka_unit_test(commands_are_recognised),
+	    cmocka_unit_test(reply_fallback_is_stripped),
+	    cmocka_unit_test(
+	        reply_is_a_notice_rich_reply_with_mentions_and_escaped_html),
+	    cmocka_unit_test(reply_in_a_thread_stays_in_the_thread),
+	    cmocka_unit_test(reply_that_does_not_fit_fails),
+	    cmocka_unit_test(txn_ids_are_stable_distinct_and_url_safe),
+	    cmocka_unit_test(flood_limit_allows_a_burst_then_the_rate),
+	    cmocka_unit_test(backoff_grows_with_jitter_and_a_cap),
+	    cmocka_unit_test(
+	        rate_limit_wait_prefers_header_then_body_then_backoff),
+	    cmocka_unit_test(redaction_removes_every_secret),
+	    cmocka_unit_test(log_lines_never_contain_the_token),
+	    cmocka_unit_test(ring_remembers_recent_ids_only),
+	    cmocka_unit_test(state_round_trips_through_an_atomic_file),
+	    cmocka_unit_test(invite_allow_list_matches_users_and_whole_servers),
+	    cmocka_unit_test(
+	        call_retries_429_5xx_network_and_malformed_with_the_same_request),
+	    cmocka_unit_test(call_unknown_token_is_fatal),
+	    cmocka_unit_test(call_other_4xx_is_returned_with_errcode),
+	    cmocka_unit_test(call_gives_up_after_max_attempts),
+	    cmocka_unit_test(call_stops_when_the_flag_is_raised),
+	    cmocka_unit_test(path_segments_are_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
