@@ -134,7 +134,9 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 	cJSON *json = NULL;
 	const char *end = NULL;
 	unsigned attempt = 0;
-	long wait;
+	long delay;
+	int level;
+	char problem[HTTP_ERROR_SIZE + 64];
 	enum matrix_call_status ret = MATRIX_CALL_GAVE_UP;
 
 	call->status = 0;
@@ -164,16 +166,10 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 			ret = MATRIX_CALL_STOPPED;
 			goto out;
 		}
-		if (call->max_attempts > 0 && attempt >= call->max_attempts) {
-			matrix_logf(c->log, 0,
-			    "%s: giving up after %u attempts", call->what,
-			    attempt);
-			ret = MATRIX_CALL_GAVE_UP;
-			goto out;
-		}
-		wait = matrix_backoff_ms(attempt < 20 ? attempt : 20,
+		delay = matrix_backoff_ms(attempt < 20 ? attempt : 20,
 		    c->backoff_initial_ms, c->backoff_max_ms, &c->rng);
 		attempt++;
+		level = 1;
 		cJSON_Delete(json);
 		json = NULL;
 		if (http_perform(c->http, &req, &resp) != 0) {
@@ -184,73 +180,68 @@ matrix_call(struct matrix_client *c, struct matrix_call *call)
 			call->status = 0;
 			snprintf(
 			    call->error, sizeof(call->error), "%s", resp.error);
-			matrix_logf(c->log, 1,
-			    "%s: network error: %s; retrying in %ld ms",
-			    call->what, resp.error, wait);
-			if (matrix_sleep_ms(wait, c->stop) != 0) {
-				ret = MATRIX_CALL_STOPPED;
+			snprintf(problem, sizeof(problem), "network error: %s",
+			    resp.error);
+		} else {
+			call->status = resp.status;
+			json =
+			    cJSON_ParseWithOpts(buf_str(&resp.body), &end, 1);
+			if (resp.status >= 200 && resp.status < 300 &&
+			    cJSON_IsObject(json)) {
+				call->json = json;
+				json = NULL;
+				ret = MATRIX_CALL_OK;
 				goto out;
 			}
-			continue;
-		}
-		call->status = resp.status;
-		json = cJSON_ParseWithOpts(buf_str(&resp.body), &end, 1);
-		if (resp.status == 429) {
-			long ms = matrix_rate_limit_ms(resp.retry_after_ms,
-			    json, wait, RETRY_AFTER_MAX_MS);
-
-			matrix_logf(c->log, 1,
-			    "%s: rate limited (429); waiting %ld ms",
-			    call->what, ms);
-			if (matrix_sleep_ms(ms, c->stop) != 0) {
-				ret = MATRIX_CALL_STOPPED;
-				goto out;
-			}
-			continue;
-		}
-		if (resp.status >= 500) {
 			read_error(json, call);
-			matrix_logf(c->log, 1,
-			    "%s: server error %ld%s%s; retrying in %ld ms",
-			    call->what, resp.status,
-			    call->errcode[0] != '\0' ? " " : "", call->errcode,
-			    wait);
-			if (matrix_sleep_ms(wait, c->stop) != 0) {
-				ret = MATRIX_CALL_STOPPED;
-				goto out;
-			}
-			continue;
-		}
-		if (resp.status >= 200 && resp.status < 300) {
-			if (json == NULL || !cJSON_IsObject(json)) {
+			if (resp.status == 429) {
+				delay =
+				    matrix_rate_limit_ms(resp.retry_after_ms,
+				        json, delay, RETRY_AFTER_MAX_MS);
+				snprintf(problem, sizeof(problem),
+				    "rate limited (429)");
+			} else if (resp.status >= 500) {
+				snprintf(problem, sizeof(problem),
+				    "server error %ld%s%s", resp.status,
+				    call->errcode[0] != '\0' ? " " : "",
+				    call->errcode);
+			} else if (resp.status >= 200 && resp.status < 300) {
 				/* Logged and survived: the same request is
 				 * safe to repeat (sends keep their txn id). */
-				matrix_logf(c->log, 0,
-				    "%s: malformed JSON from the server "
-				    "(status %ld, %zu bytes); retrying in %ld "
-				    "ms",
-				    call->what, resp.status, resp.body.len,
-				    wait);
-				if (matrix_sleep_ms(wait, c->stop) != 0) {
-					ret = MATRIX_CALL_STOPPED;
-					goto out;
-				}
-				continue;
+				level = 0;
+				snprintf(problem, sizeof(problem),
+				    "malformed JSON from the server (status "
+				    "%ld, %zu bytes)",
+				    resp.status, resp.body.len);
+			} else if (resp.status == 401 &&
+			    (strcmp(call->errcode, "M_UNKNOWN_TOKEN") == 0 ||
+			        strcmp(call->errcode, "M_MISSING_TOKEN") ==
+			            0)) {
+				ret = MATRIX_CALL_FATAL;
+				goto out;
+			} else {
+				ret = MATRIX_CALL_ERROR;
+				goto out;
 			}
-			call->json = json;
-			json = NULL;
-			ret = MATRIX_CALL_OK;
+		}
+		/* A passing fault: wait and send the very same request again,
+		 * unless the attempts are used up (best-effort requests such
+		 * as typing notices get one, and never wait). */
+		if (call->max_attempts > 0 && attempt >= call->max_attempts) {
+			matrix_logf(c->log, level,
+			    "%s: %s; giving up after %u "
+			    "attempt%s",
+			    call->what, problem, attempt,
+			    attempt == 1 ? "" : "s");
+			ret = MATRIX_CALL_GAVE_UP;
 			goto out;
 		}
-		read_error(json, call);
-		if (resp.status == 401 &&
-		    (strcmp(call->errcode, "M_UNKNOWN_TOKEN") == 0 ||
-		        strcmp(call->errcode, "M_MISSING_TOKEN") == 0)) {
-			ret = MATRIX_CALL_FATAL;
+		matrix_logf(c->log, level, "%s: %s; retrying in %ld ms",
+		    call->what, problem, delay);
+		if (matrix_sleep_ms(delay, c->stop) != 0) {
+			ret = MATRIX_CALL_STOPPED;
 			goto out;
 		}
-		ret = MATRIX_CALL_ERROR;
-		goto out;
 	}
 out:
 	cJSON_Delete(json);

@@ -882,6 +882,26 @@ call_gives_up_after_max_attempts(void **state)
 }
 
 static void
+call_best_effort_never_waits(void **state)
+{
+	static const struct canned replies[] = {
+	    {429, "{\"retry_after_ms\":60000}", 60000},
+	};
+	struct matrix_client mc;
+	struct fake_http f;
+	struct matrix_call c;
+	int64_t t0;
+
+	(void)state;
+	setup_client(&mc, &f, replies, 1);
+	init_call(&c, "PUT", "/typing", "{\"typing\":true}", 1);
+	t0 = matrix_now_us();
+	assert_int_equal(matrix_call(&mc, &c), MATRIX_CALL_GAVE_UP);
+	assert_true(matrix_now_us() - t0 < 500000);
+	assert_int_equal(f.next, 1);
+}
+
+static void
 call_stops_when_the_flag_is_raised(void **state)
 {
 	static const struct canned replies[] = {
@@ -954,6 +974,7 @@ main(void)
 	    cmocka_unit_test(call_unknown_token_is_fatal),
 	    cmocka_unit_test(call_other_4xx_is_returned_with_errcode),
 	    cmocka_unit_test(call_gives_up_after_max_attempts),
+	    cmocka_unit_test(call_best_effort_never_waits),
 	    cmocka_unit_test(call_stops_when_the_flag_is_raised),
 	    cmocka_unit_test(path_segments_are_escaped),
 	};
