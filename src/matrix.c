@@ -36,15 +36,20 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* Only what the bot reads: messages and membership in joined rooms. */
-static const char sync_filter[] =
-    "{\"account_data\":{\"types\":[]},\"presence\":{\"types\":[]},"
-    "\"room\":{\"account_data\":{\"types\":[]},"
-    "\"ephemeral\":{\"types\":[]},"
-    "\"state\":{\"types\":[\"m.room.member\",\"m.room.encryption\"],"
-    "\"lazy_load_members\":true},"
-    "\"timeline\":{\"types\":[\"m.room.message\",\"m.room.member\","
-    "\"m.room.encrypted\",\"m.room.encryption\"],\"limit\":50}}}";
+/* Only what the bot reads: messages and membership in joined rooms.  The
+ * first sync's timeline is history and skipped, so it asks for one event
+ * per room: a bot in many rooms would otherwise start with a huge reply. */
+#define SYNC_FILTER(limit)                                                     \
+	"{\"account_data\":{\"types\":[]},\"presence\":{\"types\":[]},"        \
+	"\"room\":{\"account_data\":{\"types\":[]},"                           \
+	"\"ephemeral\":{\"types\":[]},"                                        \
+	"\"state\":{\"types\":[\"m.room.member\",\"m.room.encryption\"],"      \
+	"\"lazy_load_members\":true},"                                         \
+	"\"timeline\":{\"types\":[\"m.room.message\",\"m.room.member\","       \
+	"\"m.room.encrypted\",\"m.room.encryption\"],\"limit\":" limit "}}}"
+
+static const char sync_filter[] = SYNC_FILTER("50");
+static const char first_sync_filter[] = SYNC_FILTER("1");
 
 static const char *
 env_get(const char *name)
@@ -290,7 +295,7 @@ sync_loop(struct matrix_bot *c, struct diag *d)
 	struct buf q;
 	const char *nb;
 	enum matrix_call_status r;
-	bool first;
+	bool first, changed;
 	unsigned errors = 0;
 	int ret = -1;
 
@@ -300,7 +305,8 @@ sync_loop(struct matrix_bot *c, struct diag *d)
 		buf_reset(&q);
 		if (buf_append_str(&q, "/_matrix/client/v3/sync?filter=") !=
 		        0 ||
-		    http_append_escaped(&q, sync_filter) != 0 ||
+		    http_append_escaped(
+		        &q, first ? first_sync_filter : sync_filter) != 0 ||
 		    buf_printf(&q, "&timeout=%ld&set_presence=offline",
 		        first ? 0L : c->cfg.sync_timeout_ms) != 0 ||
 		    (!first &&
@@ -366,12 +372,17 @@ sync_loop(struct matrix_bot *c, struct diag *d)
 			}
 			break; /* stopped inside the batch */
 		}
+		/* An idle long poll may return the same position: no need
+		 * to write (and fsync) the same state again. */
+		changed = strcmp(c->st.next_batch, nb) != 0 ||
+		    c->st.partial.count > 0;
 		snprintf(c->st.next_batch, sizeof(c->st.next_batch), "%s", nb);
 		cJSON_Delete(mc.json);
 		/* The batch is handled: only now move the position. */
 		c->st.partial.count = 0;
 		c->st.partial.head = 0;
-		save_state(c, NULL);
+		if (changed)
+			save_state(c, NULL);
 		if (first)
 			matrix_logf(&c->log, 1,
 			    "initial sync done; %zu rooms; "
