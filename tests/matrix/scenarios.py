@@ -319,11 +319,13 @@ def sc_conversation(env):
                 "groin is numb after my back pain started")
     r8 = env.wait_reply(q8)
     line = check_reply_shape(env, r8, q8, ALICE, dm)
-    if "triage=emergency" in line:
-        check(re.search(r"emergenc|999|911|112", r8["content"]["body"],
-                        re.I), "emergency reply lacks emergency guidance")
-        check("<strong>" in r8["content"]["formatted_body"],
-              "triage lead is not emphasised in HTML")
+    check("triage=emergency" in line,
+          "a cauda equina question was not triaged as an emergency: " + line)
+    check(re.search(r"emergency", r8["content"]["body"].split("\n")[0],
+                    re.I) and re.search(r"999|911|112", r8["content"]["body"]),
+          "the emergency guidance does not lead the reply")
+    check(r8["content"]["formatted_body"].startswith("<p><strong>"),
+          "the triage lead is not emphasised in HTML")
 
     # An oversized message and HTML in the question do no harm.
     big = hs.say(dm, ALICE, "!back " + "why does my back crack " * 4000)
