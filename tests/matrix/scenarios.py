@@ -377,6 +377,42 @@ def sc_restart(env):
     env.stop_bot(p)
 
 
+def sc_crash(env):
+    """Killed, or stopped, while a reply is in flight: after the restart
+    the same transaction id is reused, so there is still one message."""
+    hs = env.hs
+    dm = hs.create_room(ALICE, members=(BOT,))
+    for sig in (signal.SIGKILL, signal.SIGTERM):
+        p = env.start_bot()
+        # The server takes the send but answers slowly; the bot dies (or
+        # is stopped) before it hears back.
+        f = hs.add_fault("PUT", r"/send/", "slow", times=1, delay=1.5)
+        q = hs.say(dm, ALICE, "what is the best sleeping position? (%s)" %
+                   signal.Signals(sig).name)
+        check(hs.wait_for(lambda: f.hits == 1, 10), "no send attempted")
+        time.sleep(0.3)
+        p.send_signal(sig)
+        rc = p.wait(10)
+        if sig == signal.SIGTERM:
+            check(rc == 0, "SIGTERM during a send: exit %s, not 0" % rc)
+        # Let the slow request complete on the server side.
+        check(hs.wait_for(lambda: len(env.replies_to(q)) == 1, 5),
+              "the interrupted send never arrived")
+        p = env.start_bot()
+        env.idle()
+        check(len(env.replies_to(q)) == 1,
+              "after %s and a restart the question was answered %d times"
+              % (signal.Signals(sig).name, len(env.replies_to(q))))
+        txn = env.replies_to(q)[0]["txn"]
+        resent = [r for r in hs.requests
+                  if "/send/" in r["path"] and r["segs"][-1] == txn]
+        check(len(resent) >= 2, "the interrupted reply was not resent")
+        sends = [r for r in hs.requests if "/send/" in r["path"]]
+        check(len({r["segs"][-1] for r in sends}) == len(env.bot_replies()),
+              "a resend used a new transaction id")
+        env.stop_bot(p)
+
+
 def sc_duplicates(env):
     """An event delivered twice is answered once."""
     hs = env.hs
@@ -663,6 +699,7 @@ def sc_flood(env):
 SCENARIOS = [
     ("conversation", sc_conversation),
     ("restart", sc_restart),
+    ("crash", sc_crash),
     ("duplicates", sc_duplicates),
     ("rate_limit", sc_rate_limit),
     ("faults", sc_faults),
