@@ -282,7 +282,10 @@ class Homeserver:
                 return 400, {"errcode": "M_INVALID_PARAM",
                              "error": "bad timeout"}
         limit, types = 10, None
-        if filt is not None:
+        if filt is None:
+            self.violation("sync without a filter (the bot should ask "
+                           "only for what it uses)")
+        else:
             if filt.startswith("{"):
                 try:
                     f = json.loads(filt)
