@@ -37,8 +37,9 @@ BENCHES = $(patsubst bench/%.c,$(B)/%,$(wildcard bench/*.c))
 
 all: backbot
 
+# Copy then rename: a running ./backbot does not block the update.
 backbot: $(B)/backbot
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/backbot: $(B)/main.o $(B)/libbackbot.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
@@ -78,8 +79,10 @@ test: $(TESTS) $(B)/backbot
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all passed"
 
+# Matcher figures, then the Matrix bot's own time per message (load run).
 bench: $(BENCHES) $(B)/backbot
-	@for b in $(BENCHES); do ./$$b || exit 1; done
+	@for b in $(BENCHES); do BACKBOT_KB=$(CURDIR) ./$$b $(B)/backbot || exit 1; done
+	@if [ -x tests/matrix/load ]; then tests/matrix/load $(B)/backbot; fi
 
 # Install packages with apt (sudo when not root); skips what is installed.
 deps:
@@ -119,7 +122,7 @@ format:
 	clang-format -i src/*.[ch] tests/*.[ch]
 
 clean:
-	rm -rf build backbot
+	rm -rf build backbot backbot.tmp
 
 help:
 	@echo "make deps     install the Debian packages (apt)"

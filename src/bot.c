@@ -223,8 +223,7 @@ bot_answer(struct bot *bot, const char *question, size_t len,
 	    TEXT_NORM_SIZE(BOT_MAX_QUESTION_BYTES), bot->lex);
 
 	memset(out, 0, sizeof(*out));
-	if (bot->prefilter != NULL)
-		prefilter_scan(bot->prefilter, bot->norm, normlen);
+	rx_env_begin(bot->env, bot->norm, normlen);
 	triage_assess(bot->triage, bot->env, bot->norm, normlen, &out->triage);
 	out->guidance = triage_guidance(bot->triage, out->triage.level);
 

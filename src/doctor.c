@@ -190,7 +190,7 @@ doctor_done(const struct doctor_session *s)
 }
 
 static bool
-matches(const struct doctor *doc, const struct rx *rx, const char *norm,
+matches(const struct doctor *doc, struct rx *rx, const char *norm,
     size_t len)
 {
 	size_t a, b;

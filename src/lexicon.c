@@ -29,9 +29,22 @@ struct table {
 	size_t used;
 };
 
+struct cache_entry {
+	char *key;
+	void *value;
+	void (*release)(void *);
+};
+
+struct cache {
+	struct cache_entry *slots;
+	size_t size; /* power of two, or 0 */
+	size_t used;
+};
+
 struct lexicon {
 	struct table macros;
 	struct table spelling;
+	struct cache *cache; /* see lexicon_cache_add() */
 };
 
 static uint32_t
@@ -123,7 +136,70 @@ table_free(struct table *t)
 struct lexicon *
 lexicon_new_empty(void)
 {
-	return calloc(1, sizeof(struct lexicon));
+	struct lexicon *lex = calloc(1, sizeof(*lex));
+
+	if (lex == NULL)
+		return NULL;
+	lex->cache = calloc(1, sizeof(*lex->cache));
+	if (lex->cache == NULL) {
+		free(lex);
+		return NULL;
+	}
+	return lex;
+}
+
+void *
+lexicon_cache_find(const struct lexicon *lex, const char *key)
+{
+	const struct cache *c = lex->cache;
+	size_t i;
+
+	if (c->size == 0)
+		return NULL;
+	for (i = hash(key, strlen(key)) & (c->size - 1); c->slots[i].key;
+	     i = (i + 1) & (c->size - 1)) {
+		if (strcmp(c->slots[i].key, key) == 0)
+			return c->slots[i].value;
+	}
+	return NULL;
+}
+
+int
+lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
+    void (*release)(void *))
+{
+	struct cache *c = lex->cache;
+	size_t i;
+
+	if ((c->used + 1) * 2 > c->size) {
+		size_t nsize = c->size == 0 ? 256 : c->size * 2, j;
+		struct cache_entry *ns = calloc(nsize, sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		for (j = 0; j < c->size; j++) {
+			if (c->slots[j].key == NULL)
+				continue;
+			i = hash(c->slots[j].key, strlen(c->slots[j].key)) &
+			    (nsize - 1);
+			while (ns[i].key != NULL)
+				i = (i + 1) & (nsize - 1);
+			ns[i] = c->slots[j];
+		}
+		free(c->slots);
+		c->slots = ns;
+		c->size = nsize;
+	}
+	i = hash(key, strlen(key)) & (c->size - 1);
+	while (c->slots[i].key != NULL)
+		i = (i + 1) & (c->size - 1);
+	c->slots[i].key = strdup(key);
+	if (c->slots[i].key == NULL)
+		return -1;
+	c->slots[i].value = value;
+	c->slots[i].release = release;
+	c->used++;
+	return 0;
 }
 
 /* Copy the string members of object 'name' in 'root' into 't'. */
@@ -287,9 +363,20 @@ lexicon_respell(const struct lexicon *lex, const char *word, size_t len)
 void
 lexicon_free(struct lexicon *lex)
 {
+	size_t i;
+
 	if (lex == NULL)
 		return;
 	table_free(&lex->macros);
 	table_free(&lex->spelling);
+	for (i = 0; i < lex->cache->size; i++) {
+		struct cache_entry *e = &lex->cache->slots[i];
+
+		if (e->key != NULL && e->release != NULL)
+			e->release(e->value);
+		free(e->key);
+	}
+	free(lex->cache->slots);
+	free(lex->cache);
 	free(lex);
 }

@@ -42,6 +42,15 @@ int lexicon_expand(const struct lexicon *lex, const char *src, struct buf *out,
 const char *lexicon_respell(const struct lexicon *lex, const char *word,
     size_t len);
 
+/* A cache of values derived from pattern text (compiled regexes), so a
+ * pattern that many intents share is built once.  Keys are copied.
+ * 'release' is called on each value when the lexicon is freed.  The
+ * cache lives beside the lexicon, so adding to it does not change what a
+ * const lexicon means.  lexicon_cache_add returns 0 or -1 (no memory). */
+void *lexicon_cache_find(const struct lexicon *lex, const char *key);
+int lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
+    void (*release)(void *));
+
 void lexicon_free(struct lexicon *lex); /* NULL is a no-op */
 
 #endif

@@ -9,6 +9,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,12 @@ struct rx {
 	pcre2_code *code;
 	char *src;     /* after macro expansion, for the prefilter */
 	size_t pf_id;  /* id in the prefilter, or PREFILTER_NONE */
+	unsigned refs; /* owners: patterns using it, and the lexicon cache */
+	/* The last search of a whole text begun with rx_env_begin(). */
+	const struct rx_env *memo_env;
+	uint32_t memo_gen;
+	int memo_rc;
+	size_t memo_start, memo_end;
 };
 
 struct rx_env {
@@ -34,7 +41,21 @@ struct rx_env {
 	pcre2_jit_stack *jit_stack;
 	pcre2_match_data *md;
 	struct prefilter *pf; /* may be NULL */
+	const char *text;     /* of rx_env_begin(), or NULL */
+	size_t text_len;
+	uint32_t gen;         /* counts rx_env_begin() calls */
 };
+
+void
+rx_env_begin(struct rx_env *env, const char *text, size_t len)
+{
+	env->text = text;
+	env->text_len = len;
+	if (++env->gen == 0)
+		env->gen = 1; /* 0 marks "never searched" */
+	if (env->pf != NULL)
+		prefilter_scan(env->pf, text, len);
+}
 
 void
 rx_env_use_prefilter(struct rx_env *env, struct prefilter *pf)
@@ -45,8 +66,15 @@ rx_env_use_prefilter(struct rx_env *env, struct prefilter *pf)
 void
 rx_register(struct rx *rx, struct prefilter *pf)
 {
-	if (rx != NULL)
+	/* A shared regex is registered once. */
+	if (rx != NULL && rx->pf_id == PREFILTER_NONE)
 		rx->pf_id = prefilter_add(pf, rx->src);
+}
+
+static void
+release_rx(void *rx)
+{
+	rx_free(rx);
 }
 
 struct rx_env *
@@ -105,6 +133,13 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 		snprintf(why, whysize, "pattern too long");
 		goto out;
 	}
+	if (lex != NULL) {
+		rx = lexicon_cache_find(lex, buf_str(&expanded));
+		if (rx != NULL) {
+			rx->refs++;
+			goto out;
+		}
+	}
 	code = pcre2_compile((PCRE2_SPTR)buf_str(&expanded), expanded.len,
 	    PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
 	if (code == NULL) {
@@ -124,6 +159,7 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 		snprintf(why, whysize, "out of memory");
 		goto out;
 	}
+	memset(rx, 0, sizeof(*rx));
 	rx->src = strdup(buf_str(&expanded));
 	if (rx->src == NULL) {
 		free(rx);
@@ -133,7 +169,12 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 	}
 	rx->code = code;
 	rx->pf_id = PREFILTER_NONE;
+	rx->refs = 1;
 	code = NULL;
+	/* Not being cached only costs time. */
+	if (lex != NULL &&
+	    lexicon_cache_add(lex, rx->src, rx, release_rx) == 0)
+		rx->refs++;
 out:
 	pcre2_code_free(code);
 	buf_free(&expanded);
@@ -143,35 +184,56 @@ out:
 void
 rx_free(struct rx *rx)
 {
-	if (rx == NULL)
+	if (rx == NULL || --rx->refs > 0)
 		return;
 	pcre2_code_free(rx->code);
 	free(rx->src);
 	free(rx);
 }
 
+/* False when the prefilter rules 'rx' out for the current text. */
+static bool
+rx_possible(const struct rx *rx, const struct rx_env *env, const char *s)
+{
+	return env->pf == NULL || rx->pf_id == PREFILTER_NONE ||
+	    s != env->text || prefilter_possible(env->pf, rx->pf_id);
+}
+
 int
-rx_find(const struct rx *rx, struct rx_env *env, const char *s, size_t len,
+rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
     size_t from, size_t *start, size_t *end)
 {
+	bool whole = from == 0 && s == env->text && len == env->text_len;
 	int rc;
 	PCRE2_SIZE *ov;
 
-	if (from > len)
+	if (from > len || !rx_possible(rx, env, s))
 		return 0;
-	if (env->pf != NULL && rx->pf_id != PREFILTER_NONE &&
-	    !prefilter_possible(env->pf, rx->pf_id))
-		return 0;
+	if (whole && rx->memo_env == env && rx->memo_gen == env->gen) {
+		*start = rx->memo_start;
+		*end = rx->memo_end;
+		return rx->memo_rc;
+	}
 	rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, from, 0, env->md,
 	    env->mctx);
-	if (rc == PCRE2_ERROR_NOMATCH)
-		return 0;
-	if (rc < 0)
-		return -1;
-	ov = pcre2_get_ovector_pointer(env->md);
-	*start = ov[0];
-	*end = ov[1];
-	return 1;
+	if (rc == PCRE2_ERROR_NOMATCH) {
+		rc = 0;
+	} else if (rc < 0) {
+		rc = -1;
+	} else {
+		ov = pcre2_get_ovector_pointer(env->md);
+		*start = ov[0];
+		*end = ov[1];
+		rc = 1;
+	}
+	if (whole) {
+		rx->memo_env = env;
+		rx->memo_gen = env->gen;
+		rx->memo_rc = rc;
+		rx->memo_start = rc == 1 ? *start : 0;
+		rx->memo_end = rc == 1 ? *end : 0;
+	}
+	return rc;
 }
 
 /* Append the compiled regexes of a string or an array of strings. */
@@ -293,6 +355,11 @@ pattern_matches(const struct pattern *p, struct rx_env *env, const char *s,
 {
 	size_t i, a, b;
 
+	/* Bit tests first: any part ruled out saves running the others. */
+	for (i = 0; i < p->all_count; i++) {
+		if (!rx_possible(p->all[i], env, s))
+			return false;
+	}
 	for (i = 0; i < p->all_count; i++) {
 		if (rx_find(p->all[i], env, s, len, 0, &a, &b) != 1)
 			return false;

@@ -43,13 +43,21 @@ struct pattern_origin {
 struct rx_env *rx_env_new(void);
 void rx_env_free(struct rx_env *env); /* NULL is a no-op */
 
-/* Let 'env' skip regexes that 'pf' rules out for the message last given
- * to prefilter_scan().  Every regex matched through 'env' must have been
- * registered with 'pf' (or with none). */
+/* Let 'env' skip regexes that 'pf' rules out for the current text.
+ * Every regex matched through 'env' must have been registered with 'pf'
+ * (or with none). */
 void rx_env_use_prefilter(struct rx_env *env, struct prefilter *pf);
 
+/* Start matching a new text: runs the prefilter over it (when there is
+ * one) and lets searches of the whole text be remembered, so a regex that
+ * many patterns share runs once per text.  'text' must stay unchanged
+ * until the next rx_env_begin(). */
+void rx_env_begin(struct rx_env *env, const char *text, size_t len);
+
 /* Compile one regex after expanding macros.  NULL with the reason in
- * 'why' and the byte offset into 'src' in *offset. */
+ * 'why' and the byte offset into 'src' in *offset.  With a lexicon, an
+ * identical expanded regex compiled before is shared (reference counted;
+ * rx_free() drops one reference), so the lexicon must outlive it. */
 struct rx *rx_compile(const char *src, const struct lexicon *lex, char *why,
     size_t whysize, size_t *offset);
 void rx_free(struct rx *rx); /* NULL is a no-op */
@@ -60,7 +68,7 @@ void rx_register(struct rx *rx, struct prefilter *pf);
 /* Find the first match in s[from..len).  Returns 1 with its bounds, 0 for
  * no match, -1 when the match limit was hit (the caller decides what a
  * failed search means; triage counts it as a match). */
-int rx_find(const struct rx *rx, struct rx_env *env, const char *s,
+int rx_find(struct rx *rx, struct rx_env *env, const char *s,
     size_t len, size_t from, size_t *start, size_t *end);
 
 /* Fill 'p' from a JSON value: a regex string, or an object

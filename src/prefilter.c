@@ -406,32 +406,47 @@ prefilter_add(struct prefilter *pf, const char *src)
 	return id;
 }
 
-static long
-find_literal(const struct prefilter *pf, const char *s)
+static uint32_t
+hash_str(const char *s)
 {
-	size_t i;
+	uint32_t h = 2166136261u;
 
-	for (i = 0; i < pf->lit_count; i++) {
-		if (strcmp(pf->lits[i], s) == 0)
-			return (long)i;
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
 	}
-	return -1;
+	return h;
 }
 
-/* Intern the literals and note which regexes need each. */
+/* Intern the literals (through a temporary hash index) and note which
+ * regexes need each. */
 static int
 collect_literals(struct prefilter *pf)
 {
-	size_t r, i;
+	size_t r, i, mentions = 0, size = 64, h;
+	long *index;
+	int rc = -1;
 
+	for (r = 0; r < pf->regex_count; r++)
+		mentions += pf->sets[r].n;
+	while (size < mentions * 2)
+		size *= 2;
+	index = malloc(size * sizeof(*index));
+	if (index == NULL)
+		return -1;
+	for (i = 0; i < size; i++)
+		index[i] = -1;
 	for (r = 0; r < pf->regex_count; r++) {
 		for (i = 0; i < pf->sets[r].n; i++) {
 			const char *s = pf->sets[r].s[i];
-			long at = find_literal(pf, s);
 			struct literal *l;
 			size_t *nr;
 
-			if (at < 0) {
+			for (h = hash_str(s) & (size - 1); index[h] >= 0 &&
+			     strcmp(pf->lits[index[h]], s) != 0;
+			     h = (h + 1) & (size - 1))
+				;
+			if (index[h] < 0) {
 				if (pf->lit_count == pf->lit_cap) {
 					size_t ncap = pf->lit_cap == 0 ? 256 :
 					    pf->lit_cap * 2;
@@ -440,33 +455,36 @@ collect_literals(struct prefilter *pf)
 					struct literal *nli;
 
 					if (nl == NULL)
-						return -1;
+						goto out;
 					pf->lits = nl;
 					nli = realloc(pf->lit,
 					    ncap * sizeof(*nli));
 					if (nli == NULL)
-						return -1;
+						goto out;
 					pf->lit = nli;
 					pf->lit_cap = ncap;
 				}
 				pf->lits[pf->lit_count] = strdup(s);
 				if (pf->lits[pf->lit_count] == NULL)
-					return -1;
+					goto out;
 				memset(&pf->lit[pf->lit_count], 0,
 				    sizeof(struct literal));
-				at = (long)pf->lit_count++;
+				index[h] = (long)pf->lit_count++;
 			}
-			l = &pf->lit[at];
+			l = &pf->lit[index[h]];
 			if (l->count > 0 && l->regexes[l->count - 1] == r)
 				continue;
 			nr = realloc(l->regexes, (l->count + 1) * sizeof(*nr));
 			if (nr == NULL)
-				return -1;
+				goto out;
 			l->regexes = nr;
 			l->regexes[l->count++] = r;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	free(index);
+	return rc;
 }
 
 int

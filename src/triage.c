@@ -521,7 +521,7 @@ back_words(const char *s, size_t pos, size_t words)
 
 /* True when 'rx' (may be NULL) matches inside s[from..to). */
 static bool
-found_between(const struct rx *rx, struct rx_env *env, const char *s,
+found_between(struct rx *rx, struct rx_env *env, const char *s,
     size_t len, size_t from, size_t to)
 {
 	size_t a, b;
@@ -572,7 +572,7 @@ discounted(const struct triage *t, struct rx_env *env,
 /* Does regex 'rx' have an occurrence that no cue discounts? */
 static bool
 has_live_occurrence(const struct triage *t, struct rx_env *env,
-    const struct rx *rx,
+    struct rx *rx,
     enum triage_level level, const char *s, size_t len)
 {
 	size_t from = 0, a, b;
