@@ -104,6 +104,8 @@ install: $(B)/backbot
 	install -m 755 $(B)/backbot $(DESTDIR)$(BINDIR)/backbot
 	rm -rf $(DESTDIR)$(DATADIR)/faq $(DESTDIR)$(DATADIR)/intents
 	cp -R faq intents $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/backbot
+	install -m 644 README.md docs/matrix.md $(DESTDIR)$(PREFIX)/share/doc/backbot/
 
 # No leaks over a whole batch run (valgrind from Debian's valgrind package).
 memcheck: $(B)/backbot
@@ -111,7 +113,7 @@ memcheck: $(B)/backbot
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/backbot
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(PREFIX)/share/doc/backbot
 
 lint:
 	cppcheck --quiet --std=c11 --enable=warning,performance,portability \
@@ -119,7 +121,10 @@ lint:
 	clang-tidy --quiet src/*.c -- $(WARN) $(CPPFLAGS) -I$(B) $(PKG_CFLAGS)
 
 format:
-	clang-format -i src/*.[ch] tests/*.[ch]
+	clang-format -i src/*.[ch] tests/*.[ch] bench/*.c
+
+format-check:
+	clang-format --dry-run -Werror src/*.[ch] tests/*.[ch] bench/*.c
 
 clean:
 	rm -rf build backbot backbot.tmp
@@ -134,6 +139,6 @@ help:
 	@echo "make lint     cppcheck and clang-tidy"
 
 FORCE:
-.PHONY: all test bench deps run install uninstall memcheck lint format clean \
-    help FORCE
+.PHONY: all test bench deps run install uninstall memcheck lint format \
+    format-check clean help FORCE
 -include $(wildcard $(B)/*.d)

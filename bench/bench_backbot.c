@@ -16,10 +16,10 @@
  * This is a benchmark, not a test: it prints figures and checks nothing.
  */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,10 +29,10 @@
 #include "buf.h"
 #include "diag.h"
 
-#define CORPUS_SIZE 100000
+#define CORPUS_SIZE  100000
 #define STARTUP_RUNS 7
-#define SCALE 10
-#define DEV_SET "../shared/eval/dev.jsonl"
+#define SCALE        10
+#define DEV_SET      "../shared/eval/dev.jsonl"
 
 struct corpus {
 	char **q;
@@ -131,10 +131,11 @@ rng(void)
 static void
 vary(const struct corpus *base, const char *s, struct buf *out)
 {
-	static const char *const before[] = {"hey so ", "quick question: ",
-	    "hi, ", "ok so basically ", "sorry if this is dumb but ", ""};
-	static const char *const after[] = {" thanks!!", " lol", " pls help",
-	    "??", " cheers", ""};
+	static const char *const before[] = {"hey so ",
+	    "quick question: ", "hi, ", "ok so basically ",
+	    "sorry if this is dumb but ", ""};
+	static const char *const after[] = {
+	    " thanks!!", " lol", " pls help", "??", " cheers", ""};
 	size_t len = strlen(s), i;
 
 	buf_reset(out);
@@ -163,7 +164,8 @@ vary(const struct corpus *base, const char *s, struct buf *out)
 		}
 		break;
 	case 2: /* chatty extra words */
-		buf_printf(out, "%s%s%s", before[rng() % 6], s, after[rng() % 6]);
+		buf_printf(
+		    out, "%s%s%s", before[rng() % 6], s, after[rng() % 6]);
 		break;
 	default: /* a long message: several questions */
 		buf_append_str(out, s);
@@ -236,7 +238,8 @@ run_batch(const char *bin, const struct corpus *c, double *rss_mb)
 	t0 = now_us();
 	pid = fork();
 	if (pid == 0) {
-		int in = open(path, O_RDONLY), out = open("/dev/null", O_WRONLY);
+		int in = open(path, O_RDONLY),
+		    out = open("/dev/null", O_WRONLY);
 
 		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 		    dup2(out, 2) < 0)
@@ -335,10 +338,12 @@ build_scaled_kb(const char *root)
 	FILE *ls;
 	int k;
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/faq' "
+	snprintf(cmd, sizeof(cmd),
+	    "rm -rf '%s' && mkdir -p '%s/faq' "
 	    "'%s/intents/triage' && cp faq/*.json '%s/faq/' && "
 	    "cp intents/*.json '%s/intents/' && cp intents/triage/*.json "
-	    "'%s/intents/triage/'", root, root, root, root, root, root);
+	    "'%s/intents/triage/'",
+	    root, root, root, root, root, root);
 	if (system(cmd) != 0)
 		die("cannot copy the knowledge base");
 	ls = popen("ls intents/*.json", "r");
@@ -357,13 +362,13 @@ build_scaled_kb(const char *root)
 			text = read_all(path);
 			root_json = cJSON_Parse(text);
 			free(text);
-			list = cJSON_GetObjectItemCaseSensitive(root_json,
-			    "intents");
+			list = cJSON_GetObjectItemCaseSensitive(
+			    root_json, "intents");
 			answers = cJSON_CreateArray();
 			cJSON_ArrayForEach(it, list)
 			{
-				cJSON *id = cJSON_GetObjectItemCaseSensitive(it,
-				    "id");
+				cJSON *id =
+				    cJSON_GetObjectItemCaseSensitive(it, "id");
 				char nid[256];
 				cJSON *a = cJSON_CreateObject();
 
@@ -371,9 +376,10 @@ build_scaled_kb(const char *root)
 				    id->valuestring);
 				cJSON_SetValuestring(id, nid);
 				scramble_node(cJSON_GetObjectItemCaseSensitive(
-				    it, "patterns"), k);
-				cJSON_DeleteItemFromObjectCaseSensitive(it,
-				    "examples");
+				                  it, "patterns"),
+				    k);
+				cJSON_DeleteItemFromObjectCaseSensitive(
+				    it, "examples");
 				cJSON_AddStringToObject(a, "intent", nid);
 				cJSON_AddStringToObject(a, "title", nid);
 				cJSON_AddStringToObject(a, "source", "bench");
@@ -457,8 +463,8 @@ main(int argc, char **argv)
 	qps_batch = run_batch(bin, &corpus, &rss_batch);
 
 	/* Ten times the knowledge base. */
-	snprintf(scaled, sizeof(scaled), "/tmp/backbot-bench-%ld",
-	    (long)getpid());
+	snprintf(
+	    scaled, sizeof(scaled), "/tmp/backbot-bench-%ld", (long)getpid());
 	build_scaled_kb(scaled);
 	bot = load_bot(scaled);
 	patterns_x10 = bot_intent_count(bot);
@@ -474,15 +480,16 @@ main(int argc, char **argv)
 	printf("throughput (intent+triage, 1 thread): %.0f questions/s\n", qps);
 	printf("latency per question: p50 %.2f us, p99 %.2f us\n", p50, p99);
 	printf("batch `%s --json ask` on the corpus (I/O included): "
-	    "%.0f questions/s, peak RSS %.1f MB\n", bin, qps_batch, rss_batch);
+	       "%.0f questions/s, peak RSS %.1f MB\n",
+	    bin, qps_batch, rss_batch);
 	printf("peak RSS of this benchmark (corpus held in memory): %.1f MB\n",
 	    (double)ru.ru_maxrss / 1024.0);
 	printf("scaling: %zu intents -> %zu intents: %.0f -> %.0f questions/s "
-	    "(%.2fx slower)\n", patterns_x1, patterns_x10, qps, qps10,
-	    qps / qps10);
+	       "(%.2fx slower)\n",
+	    patterns_x1, patterns_x10, qps, qps10, qps / qps10);
 	printf("startup_ms=%.2f qps=%.0f p99_us=%.1f rss_mb=%.1f "
-	    "qps_x10kb=%.0f\n", startup[STARTUP_RUNS / 2], qps, p99,
-	    rss_batch, qps10);
+	       "qps_x10kb=%.0f\n",
+	    startup[STARTUP_RUNS / 2], qps, p99, rss_batch, qps10);
 	for (i = 0; i < corpus.count; i++)
 		free(corpus.q[i]);
 	for (i = 0; i < base.count; i++)

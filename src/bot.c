@@ -23,10 +23,12 @@
 #include "prefilter.h"
 #include "text.h"
 
-#define RANK_DEPTH (BOT_MAX_ALTERNATIVES + 2) /* intents ranked per question */
-#define ALTERNATIVE_MIN 0.3  /* weakest candidate worth listing */
-#define CLOSE_CALL 0.15      /* top two this close: offer the other one */
-#define PATH_SIZE 4096
+#define RANK_DEPTH                                                             \
+	(BOT_MAX_ALTERNATIVES + 2) /* intents ranked per question              \
+	                            */
+#define ALTERNATIVE_MIN 0.3        /* weakest candidate worth listing */
+#define CLOSE_CALL      0.15       /* top two this close: offer the other one */
+#define PATH_SIZE       4096
 
 struct bot {
 	struct lexicon *lex;
@@ -80,14 +82,17 @@ link_answers(struct bot *bot, const char *root, struct diag *d)
 
 		bot->answer_of[i] = kb_find(bot->kb, id);
 		if (bot->answer_of[i] == NULL) {
-			diag_add(d, "%s/faq: intent %s has no answer", root, id);
+			diag_add(
+			    d, "%s/faq: intent %s has no answer", root, id);
 			problems++;
 		}
 	}
 	bot->none_answer = kb_find(bot->kb, INTENT_NONE);
 	if (bot->none_answer == NULL) {
-		diag_add(d, "%s/faq: no answer for \"%s\" (what to say when "
-		    "nothing matches)", root, INTENT_NONE);
+		diag_add(d,
+		    "%s/faq: no answer for \"%s\" (what to say when "
+		    "nothing matches)",
+		    root, INTENT_NONE);
 		problems++;
 	}
 	return problems;
@@ -164,8 +169,10 @@ bot_check(const char *root, struct diag *d)
 
 		if (strcmp(a->intent, INTENT_NONE) != 0 &&
 		    intent_find(bot->intents, a->intent) < 0) {
-			diag_add(d, "%s: answer for %s, but no intent in "
-			    "intents/ has that id", a->file, a->intent);
+			diag_add(d,
+			    "%s: answer for %s, but no intent in "
+			    "intents/ has that id",
+			    a->file, a->intent);
 			problems++;
 		}
 	}
@@ -205,8 +212,8 @@ apply_safety(struct bot_reply *r, const struct kb_answer *a)
 }
 
 enum bot_status
-bot_answer(struct bot *bot, const char *question, size_t len,
-    struct bot_reply *out)
+bot_answer(
+    struct bot *bot, const char *question, size_t len, struct bot_reply *out)
 {
 	struct intent_score ranked[RANK_DEPTH];
 	size_t n, i, normlen;
@@ -227,8 +234,17 @@ bot_answer(struct bot *bot, const char *question, size_t len,
 	triage_assess(bot->triage, bot->env, bot->norm, normlen, &out->triage);
 	out->guidance = triage_guidance(bot->triage, out->triage.level);
 
-	n = intent_rank(bot->intents, bot->env, bot->norm, normlen, ranked,
-	    RANK_DEPTH);
+	n = intent_rank(
+	    bot->intents, bot->env, bot->norm, normlen, ranked, RANK_DEPTH);
+	/* "none" loses a tie: an in-scope reading is worth offering. */
+	if (n > 1 && ranked[0].score == ranked[1].score &&
+	    strcmp(intent_id(bot->intents, ranked[0].index), INTENT_NONE) ==
+	        0) {
+		struct intent_score t = ranked[0];
+
+		ranked[0] = ranked[1];
+		ranked[1] = t;
+	}
 	best = n > 0 ? ranked[0].score : 0;
 	if (n > 0 && best >= INTENT_MIN_CONFIDENCE &&
 	    strcmp(intent_id(bot->intents, ranked[0].index), INTENT_NONE)) {
@@ -241,8 +257,8 @@ bot_answer(struct bot *bot, const char *question, size_t len,
 		out->intent = INTENT_NONE;
 		/* Sure it is out of scope when a "none" pattern won, or
 		 * when nothing in scope scored at all. */
-		out->confidence = n > 0 && best >= INTENT_MIN_CONFIDENCE ?
-		    best : 1.0 - best;
+		out->confidence =
+		    n > 0 && best >= INTENT_MIN_CONFIDENCE ? best : 1.0 - best;
 		i = n > 0 && best >= INTENT_MIN_CONFIDENCE ? 1 : 0;
 	}
 	out->title = a != NULL ? a->title : NULL;
@@ -251,7 +267,8 @@ bot_answer(struct bot *bot, const char *question, size_t len,
 		const char *id = intent_id(bot->intents, ranked[i].index);
 
 		if (ranked[i].score < ALTERNATIVE_MIN ||
-		    strcmp(id, INTENT_NONE) == 0 || strcmp(id, out->intent) == 0)
+		    strcmp(id, INTENT_NONE) == 0 ||
+		    strcmp(id, out->intent) == 0)
 			continue;
 		alt = &out->alternatives[out->alternative_count++];
 		alt->intent = id;
@@ -291,11 +308,14 @@ bot_render_text(const struct bot_reply *r, struct buf *out)
 		rc |= buf_append_str(out, r->answer);
 	}
 	if (r->withheld && r->triage.level < TRIAGE_EMERGENCY)
-		rc |= buf_append_str(out, "\n\nI have left out the self-care "
+		rc |= buf_append_str(out,
+		    "\n\nI have left out the self-care "
 		    "steps for now: please get checked first.");
 	if (close_call(r) && r->triage.level < TRIAGE_EMERGENCY)
-		rc |= buf_printf(out, "\n\nIf you meant %s instead, just ask "
-		    "about that.", r->alternatives[0].title);
+		rc |= buf_printf(out,
+		    "\n\nIf you meant %s instead, just ask "
+		    "about that.",
+		    r->alternatives[0].title);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -310,15 +330,15 @@ bot_render_json(const struct bot_reply *r, struct buf *out)
 	rc |= bot_render_text(r, &text);
 	rc |= buf_append_str(out, "{\"intent\":");
 	rc |= buf_append_json_string(out, r->intent);
-	rc |= buf_printf(out, ",\"confidence\":%.2f,\"triage\":",
-	    r->confidence);
+	rc |=
+	    buf_printf(out, ",\"confidence\":%.2f,\"triage\":", r->confidence);
 	rc |= buf_append_json_string(out, triage_level_name(r->triage.level));
 	rc |= buf_append_str(out, ",\"answer\":");
 	rc |= buf_append_json_string(out, buf_str(&text));
 	rc |= buf_append_str(out, ",\"alternatives\":[");
 	for (i = 0; i < r->alternative_count; i++) {
-		rc |= buf_append_str(out, i > 0 ? ",{\"intent\":" :
-		    "{\"intent\":");
+		rc |= buf_append_str(
+		    out, i > 0 ? ",{\"intent\":" : "{\"intent\":");
 		rc |= buf_append_json_string(out, r->alternatives[i].intent);
 		rc |= buf_printf(out, ",\"confidence\":%.2f}",
 		    r->alternatives[i].confidence);
@@ -328,14 +348,14 @@ bot_render_json(const struct bot_reply *r, struct buf *out)
 		rc |= buf_append_str(out, i > 0 ? ",{\"id\":" : "{\"id\":");
 		rc |= buf_append_json_string(out, r->triage.rule_ids[i]);
 		rc |= buf_append_str(out, ",\"level\":");
-		rc |= buf_append_json_string(out,
-		    triage_level_name(r->triage.levels[i]));
+		rc |= buf_append_json_string(
+		    out, triage_level_name(r->triage.levels[i]));
 		rc |= buf_append_str(out, ",\"reason\":");
 		rc |= buf_append_json_string(out, r->triage.reasons[i]);
 		rc |= buf_append_char(out, '}');
 	}
-	rc |= buf_printf(out, "],\"withheld\":%s}",
-	    r->withheld ? "true" : "false");
+	rc |= buf_printf(
+	    out, "],\"withheld\":%s}", r->withheld ? "true" : "false");
 	buf_free(&text);
 	return rc == 0 ? 0 : -1;
 }

@@ -20,7 +20,7 @@ struct doctor;
 struct bot;
 
 #define BOT_MAX_QUESTION_BYTES 16384 /* longer questions are refused */
-#define BOT_MAX_ALTERNATIVES 3       /* other candidate intents reported */
+#define BOT_MAX_ALTERNATIVES   3     /* other candidate intents reported */
 
 enum bot_status {
 	BOT_OK = 0,
@@ -43,8 +43,8 @@ struct bot_reply {
 	double confidence;  /* [0,1] */
 	struct triage_result triage;
 	const char *guidance; /* triage lead text; NULL at level none */
-	const char *answer;   /* answer body; NULL when the level withholds it */
-	bool withheld;        /* true when triage held back the answer */
+	const char *answer; /* answer body; NULL when the level withholds it */
+	bool withheld;      /* true when triage held back the answer */
 	size_t alternative_count;
 	struct bot_alternative alternatives[BOT_MAX_ALTERNATIVES];
 };
@@ -63,8 +63,8 @@ size_t bot_check(const char *root, struct diag *d);
 /* Answer one question of 'len' bytes (need not be NUL-terminated).
  * Returns BOT_OK and fills 'out', or a bot_status saying why the question
  * was refused (and then 'out' is untouched). */
-enum bot_status bot_answer(struct bot *bot, const char *question, size_t len,
-    struct bot_reply *out);
+enum bot_status bot_answer(
+    struct bot *bot, const char *question, size_t len, struct bot_reply *out);
 
 /* A one-line description of a refusal status, e.g. "question too long". */
 const char *bot_status_message(enum bot_status status);

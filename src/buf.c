@@ -134,8 +134,8 @@ buf_append_json_string(struct buf *b, const char *s)
 			break;
 		default:
 			if (*p < 0x20) {
-				char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4],
-				    hex[*p & 15]};
+				char esc[6] = {'\\', 'u', '0', '0',
+				    hex[*p >> 4], hex[*p & 15]};
 				rc = buf_append(b, esc, sizeof(esc));
 			} else {
 				rc = buf_append_char(b, (char)*p);

@@ -12,9 +12,13 @@ static const struct {
 	const char *name;
 	enum cli_command command;
 } commands[] = {
-	{"chat", CLI_CHAT}, {"ask", CLI_ASK}, {"doctor", CLI_DOCTOR},
-	{"matrix", CLI_MATRIX}, {"check", CLI_CHECK}, {"help", CLI_HELP},
-	{"version", CLI_VERSION},
+    {"chat", CLI_CHAT},
+    {"ask", CLI_ASK},
+    {"doctor", CLI_DOCTOR},
+    {"matrix", CLI_MATRIX},
+    {"check", CLI_CHECK},
+    {"help", CLI_HELP},
+    {"version", CLI_VERSION},
 };
 
 void
@@ -56,14 +60,14 @@ cli_parse(int argc, char **argv, bool stdin_is_tty, struct cli_options *o,
     char *err, size_t errsize)
 {
 	static const struct option longopts[] = {
-		{"kb", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"config", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"kb", required_argument, NULL, 'k'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool help = false, version = false;
 	size_t i;
@@ -73,8 +77,8 @@ cli_parse(int argc, char **argv, bool stdin_is_tty, struct cli_options *o,
 	o->verbosity = 1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:jc:vqhV", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(argc, argv, "k:jc:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kb = optarg;
@@ -99,8 +103,10 @@ cli_parse(int argc, char **argv, bool stdin_is_tty, struct cli_options *o,
 			break;
 		default:
 			if (optopt != 0 && optopt != '?')
-				snprintf(err, errsize, "option -%c needs a value"
-				    " or is unknown", optopt);
+				snprintf(err, errsize,
+				    "option -%c needs a value"
+				    " or is unknown",
+				    optopt);
 			else
 				snprintf(err, errsize, "unknown option %s",
 				    argv[optind - 1]);
@@ -116,7 +122,8 @@ cli_parse(int argc, char **argv, bool stdin_is_tty, struct cli_options *o,
 				break;
 		}
 		if (i == sizeof(commands) / sizeof(commands[0])) {
-			snprintf(err, errsize, "unknown command '%s' (try "
+			snprintf(err, errsize,
+			    "unknown command '%s' (try "
 			    "'backbot ask %s...' or 'backbot --help')",
 			    o->words[0], o->words[0]);
 			return -1;
@@ -182,14 +189,16 @@ use_dir(struct cli_options *o, const char *dir, const char *what, char *err,
 		snprintf(o->kb_root, sizeof(o->kb_root), "%s", parent);
 		return 0;
 	}
-	snprintf(err, errsize, "%s %s: not a knowledge base (expected faq/ "
-	    "and intents/ inside it)", what, dir);
+	snprintf(err, errsize,
+	    "%s %s: not a knowledge base (expected faq/ "
+	    "and intents/ inside it)",
+	    what, dir);
 	return -1;
 }
 
 int
-cli_find_kb(struct cli_options *o, const char *datadir, char *err,
-    size_t errsize)
+cli_find_kb(
+    struct cli_options *o, const char *datadir, char *err, size_t errsize)
 {
 	const char *env = getenv("BACKBOT_KB");
 	char exe[CLI_PATH_MAX];
@@ -210,12 +219,13 @@ cli_find_kb(struct cli_options *o, const char *datadir, char *err,
 			if (is_root(exe)) {
 				char cwd[CLI_PATH_MAX];
 
-				/* Short paths in messages when run from there. */
+				/* Short paths in messages when run from there.
+				 */
 				if (getcwd(cwd, sizeof(cwd)) != NULL &&
 				    strcmp(cwd, exe) == 0)
 					snprintf(exe, sizeof(exe), ".");
-				snprintf(o->kb_root, sizeof(o->kb_root), "%s",
-				    exe);
+				snprintf(
+				    o->kb_root, sizeof(o->kb_root), "%s", exe);
 				return 0;
 			}
 		}

@@ -26,26 +26,26 @@ enum cli_command {
 struct cli_options {
 	enum cli_command command;
 	bool json;
-	const char *kb;          /* --kb DIR as given, or NULL */
-	const char *config;      /* --config FILE (matrix), or NULL */
-	int verbosity;           /* 0 quiet, 1 normal, 2 verbose */
-	char **words;            /* arguments after the command */
+	const char *kb;     /* --kb DIR as given, or NULL */
+	const char *config; /* --config FILE (matrix), or NULL */
+	int verbosity;      /* 0 quiet, 1 normal, 2 verbose */
+	char **words;       /* arguments after the command */
 	int word_count;
 	char kb_root[CLI_PATH_MAX]; /* resolved knowledge-base root */
 };
 
 /* Parse argv.  'stdin_is_tty' picks the default command (chat on a
  * terminal, ask otherwise).  Returns 0, or -1 with a message in 'err'. */
-int cli_parse(int argc, char **argv, bool stdin_is_tty,
-    struct cli_options *o, char *err, size_t errsize);
+int cli_parse(int argc, char **argv, bool stdin_is_tty, struct cli_options *o,
+    char *err, size_t errsize);
 
 /* Decide the knowledge-base root into o->kb_root: --kb DIR (a root with
  * faq/ and intents/, or the faq/ folder itself), else $BACKBOT_KB, else
  * the executable's own folder when it holds faq/ and intents/ (a build
  * tree), else the installed data directory 'datadir'.  Returns 0, or -1
  * with a message in 'err' when --kb or $BACKBOT_KB is unusable. */
-int cli_find_kb(struct cli_options *o, const char *datadir, char *err,
-    size_t errsize);
+int cli_find_kb(
+    struct cli_options *o, const char *datadir, char *err, size_t errsize);
 
 void cli_usage(FILE *out);
 

@@ -31,8 +31,7 @@ void diag_add(struct diag *d, const char *fmt, ...)
 /* Append "path:line:col: message", computing line and column of byte
  * 'offset' in 'text' (1-based).  An offset past the text clamps to its end. */
 void diag_add_at(struct diag *d, const char *path, const char *text,
-    size_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    size_t offset, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Write every message, one per line, prefixed with 'program: ' when it is
  * not NULL. */

@@ -20,8 +20,8 @@
 
 struct question {
 	char *id;
-	char *ask;     /* what the person is asked */
-	char *summary; /* short form for the clinician summary */
+	char *ask;               /* what the person is asked */
+	char *summary;           /* short form for the clinician summary */
 	enum triage_level level; /* what "yes" means */
 };
 
@@ -74,8 +74,8 @@ compile_answer(const cJSON *root, const char *key, const char *path,
 }
 
 static int
-load_question(struct question *q, const cJSON *node, size_t i,
-    const char *path, struct diag *d)
+load_question(struct question *q, const cJSON *node, size_t i, const char *path,
+    struct diag *d)
 {
 	const char *id = jsonfile_string(node, "id");
 	const char *ask = jsonfile_string(node, "ask");
@@ -83,14 +83,18 @@ load_question(struct question *q, const cJSON *node, size_t i,
 	const char *level = jsonfile_string(node, "level");
 
 	if (id == NULL || ask == NULL || summary == NULL || level == NULL) {
-		diag_add(d, "%s: questions[%zu]: needs string \"id\", \"ask\", "
-		    "\"summary\" and \"level\"", path, i);
+		diag_add(d,
+		    "%s: questions[%zu]: needs string \"id\", \"ask\", "
+		    "\"summary\" and \"level\"",
+		    path, i);
 		return -1;
 	}
 	if (triage_level_parse(level, &q->level) == -1 ||
 	    q->level == TRIAGE_NONE) {
-		diag_add(d, "%s: questions[%zu].level: expected caution, "
-		    "routine, urgent or emergency", path, i);
+		diag_add(d,
+		    "%s: questions[%zu].level: expected caution, "
+		    "routine, urgent or emergency",
+		    path, i);
 		return -1;
 	}
 	q->id = strdup(id);
@@ -126,29 +130,33 @@ doctor_load(const char *path, struct diag *d)
 	qs = cJSON_GetObjectItemCaseSensitive(root, "questions");
 	if (!cJSON_IsArray(qs) || cJSON_GetArraySize(qs) == 0 ||
 	    cJSON_GetArraySize(qs) > DOCTOR_MAX_QUESTIONS) {
-		diag_add(d, "%s: questions: expected an array of 1 to %d "
-		    "questions", path, DOCTOR_MAX_QUESTIONS);
+		diag_add(d,
+		    "%s: questions: expected an array of 1 to %d "
+		    "questions",
+		    path, DOCTOR_MAX_QUESTIONS);
 		errors++;
 		goto out;
 	}
 	cJSON_ArrayForEach(node, qs)
 	{
-		if (load_question(&doc->q[doc->count], node, doc->count, path,
-			d) == -1)
+		if (load_question(
+		        &doc->q[doc->count], node, doc->count, path, d) == -1)
 			errors++;
 		doc->count++;
 	}
 	doc->yes = compile_answer(root, "answers_yes", path, buf_str(&text), d);
 	doc->no = compile_answer(root, "answers_no", path, buf_str(&text), d);
-	doc->unsure = compile_answer(root, "answers_unsure", path,
-	    buf_str(&text), d);
+	doc->unsure =
+	    compile_answer(root, "answers_unsure", path, buf_str(&text), d);
 	if (doc->yes == NULL || doc->no == NULL || doc->unsure == NULL)
 		errors++;
 	node = cJSON_GetObjectItemCaseSensitive(root, "result");
 	all_clear = jsonfile_string(node, "none");
 	if (all_clear == NULL) {
-		diag_add(d, "%s: result.none: expected the advice for no red "
-		    "flags", path);
+		diag_add(d,
+		    "%s: result.none: expected the advice for no red "
+		    "flags",
+		    path);
 		errors++;
 	} else {
 		doc->all_clear = strdup(all_clear);
@@ -190,8 +198,7 @@ doctor_done(const struct doctor_session *s)
 }
 
 static bool
-matches(const struct doctor *doc, struct rx *rx, const char *norm,
-    size_t len)
+matches(const struct doctor *doc, struct rx *rx, const char *norm, size_t len)
 {
 	size_t a, b;
 
@@ -199,8 +206,8 @@ matches(const struct doctor *doc, struct rx *rx, const char *norm,
 }
 
 int
-doctor_reply(const struct doctor *doc, struct doctor_session *s,
-    const char *text)
+doctor_reply(
+    const struct doctor *doc, struct doctor_session *s, const char *text)
 {
 	char norm[TEXT_NORM_SIZE(DOCTOR_MAX_REPLY)];
 	size_t len = strlen(text);
@@ -258,10 +265,11 @@ doctor_render_result(const struct doctor *doc, const struct doctor_session *s,
 	int rc = 0;
 
 	rc |= buf_printf(out, "Result: %s\n%s\n\n",
-	    s->level == TRIAGE_NONE ? "no red flags" :
-	    triage_level_name(s->level), advice != NULL ? advice :
-	    doc->all_clear);
-	rc |= buf_append_str(out, "What you told me (you can show this to a "
+	    s->level == TRIAGE_NONE ? "no red flags"
+	                            : triage_level_name(s->level),
+	    advice != NULL ? advice : doc->all_clear);
+	rc |= buf_append_str(out,
+	    "What you told me (you can show this to a "
 	    "doctor, nurse or physiotherapist):\n");
 	for (i = 0; i < doc->count; i++) {
 		if (s->answers[i] == DOCTOR_UNASKED)
@@ -283,8 +291,8 @@ doctor_render_json(const struct doctor *doc, const struct doctor_session *s,
 	rc |= buf_append_str(out, "{\"triage\":");
 	rc |= buf_append_json_string(out, triage_level_name(s->level));
 	rc |= buf_append_str(out, ",\"advice\":");
-	rc |= buf_append_json_string(out, advice != NULL ? advice :
-	    doc->all_clear);
+	rc |= buf_append_json_string(
+	    out, advice != NULL ? advice : doc->all_clear);
 	rc |= buf_append_str(out, ",\"answers\":[");
 	for (i = 0; i < doc->count; i++) {
 		if (s->answers[i] == DOCTOR_UNASKED)

@@ -30,9 +30,9 @@ enum doctor_answer {
 };
 
 struct doctor_session {
-	size_t next;                 /* index of the question to ask */
-	enum triage_level level;     /* highest level so far */
-	bool done;                   /* no more questions */
+	size_t next;             /* index of the question to ask */
+	enum triage_level level; /* highest level so far */
+	bool done;               /* no more questions */
 	unsigned char answers[DOCTOR_MAX_QUESTIONS]; /* enum doctor_answer */
 };
 
@@ -47,13 +47,13 @@ size_t doctor_question_count(const struct doctor *doc);
 void doctor_begin(struct doctor_session *s);
 
 /* The question to ask now; NULL when the session is done. */
-const char *doctor_question(const struct doctor *doc,
-    const struct doctor_session *s);
+const char *doctor_question(
+    const struct doctor *doc, const struct doctor_session *s);
 
 /* Parse a yes/no/not sure reply ("y", "yeah", "nope", "dunno", ...).
  * Returns -1, leaving 's' unchanged, when the reply is none of them. */
-int doctor_reply(const struct doctor *doc, struct doctor_session *s,
-    const char *text);
+int doctor_reply(
+    const struct doctor *doc, struct doctor_session *s, const char *text);
 
 bool doctor_done(const struct doctor_session *s);
 
@@ -63,7 +63,7 @@ int doctor_render_result(const struct doctor *doc,
     const struct doctor_session *s, const struct triage *t, struct buf *out);
 
 /* The outcome as one JSON object (no newline). */
-int doctor_render_json(const struct doctor *doc,
-    const struct doctor_session *s, const struct triage *t, struct buf *out);
+int doctor_render_json(const struct doctor *doc, const struct doctor_session *s,
+    const struct triage *t, struct buf *out);
 
 #endif

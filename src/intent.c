@@ -68,7 +68,7 @@ valid_id(const char *id)
 		return 0;
 	for (; *p != '\0'; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			*p == '_' || *p == '.'))
+		        *p == '_' || *p == '.'))
 			return 0;
 	}
 	return id[0] != '.' && p[-1] != '.';
@@ -89,8 +89,10 @@ load_intent(struct intent *it, const cJSON *node, size_t index,
 
 	memset(it, 0, sizeof(*it));
 	if (id == NULL || !valid_id(id)) {
-		diag_add(d, "%s: intents[%zu].id: expected an id such as "
-		    "\"crack.safety\"", path, index);
+		diag_add(d,
+		    "%s: intents[%zu].id: expected an id such as "
+		    "\"crack.safety\"",
+		    path, index);
 		return 1;
 	}
 	it->id = strdup(id);
@@ -105,8 +107,8 @@ load_intent(struct intent *it, const cJSON *node, size_t index,
 		    "intent %s: \"patterns\" must be a non-empty array", id);
 		return 1;
 	}
-	it->patterns = calloc((size_t)cJSON_GetArraySize(pats),
-	    sizeof(*it->patterns));
+	it->patterns =
+	    calloc((size_t)cJSON_GetArraySize(pats), sizeof(*it->patterns));
 	if (it->patterns == NULL) {
 		diag_add(d, "%s: out of memory", path);
 		return 1;
@@ -116,10 +118,10 @@ load_intent(struct intent *it, const cJSON *node, size_t index,
 	{
 		struct pattern_origin o = {path, text, where};
 
-		snprintf(where, sizeof(where), "intent %s: patterns[%zu]", id,
-		    i);
+		snprintf(
+		    where, sizeof(where), "intent %s: patterns[%zu]", id, i);
 		if (pattern_from_json(&it->patterns[i], item,
-			INTENT_DEFAULT_WEIGHT, lex, &o, d) == -1)
+		        INTENT_DEFAULT_WEIGHT, lex, &o, d) == -1)
 			errors++;
 		i++;
 		it->pattern_count = i;
@@ -128,12 +130,14 @@ load_intent(struct intent *it, const cJSON *node, size_t index,
 	if (exs == NULL)
 		return errors;
 	if (!cJSON_IsArray(exs)) {
-		diag_add(d, "%s: intent %s: \"examples\" must be an array of "
-		    "strings", path, id);
+		diag_add(d,
+		    "%s: intent %s: \"examples\" must be an array of "
+		    "strings",
+		    path, id);
 		return errors + 1;
 	}
-	it->examples = calloc((size_t)cJSON_GetArraySize(exs) + 1,
-	    sizeof(*it->examples));
+	it->examples =
+	    calloc((size_t)cJSON_GetArraySize(exs) + 1, sizeof(*it->examples));
 	if (it->examples == NULL) {
 		diag_add(d, "%s: out of memory", path);
 		return errors + 1;
@@ -141,8 +145,10 @@ load_intent(struct intent *it, const cJSON *node, size_t index,
 	cJSON_ArrayForEach(item, exs)
 	{
 		if (!cJSON_IsString(item)) {
-			diag_add(d, "%s: intent %s: examples[%zu]: expected a "
-			    "string", path, id, it->example_count);
+			diag_add(d,
+			    "%s: intent %s: examples[%zu]: expected a "
+			    "string",
+			    path, id, it->example_count);
 			errors++;
 			continue;
 		}
@@ -184,8 +190,8 @@ load_file(struct intent_set *set, const char *path, const struct lexicon *lex,
 
 		if (set->count == set->cap) {
 			size_t ncap = set->cap == 0 ? 64 : set->cap * 2;
-			struct intent *ni = realloc(set->items,
-			    ncap * sizeof(*ni));
+			struct intent *ni =
+			    realloc(set->items, ncap * sizeof(*ni));
 
 			if (ni == NULL) {
 				diag_add(d, "%s: out of memory", path);
@@ -196,10 +202,10 @@ load_file(struct intent_set *set, const char *path, const struct lexicon *lex,
 			set->cap = ncap;
 		}
 		it = &set->items[set->count++];
-		errors += load_intent(it, node, index++, path, buf_str(&text),
-		    lex, d);
-		if (it->id != NULL && intent_find(set, it->id) !=
-		    (long)(set->count - 1)) {
+		errors += load_intent(
+		    it, node, index++, path, buf_str(&text), lex, d);
+		if (it->id != NULL &&
+		    intent_find(set, it->id) != (long)(set->count - 1)) {
 			diag_add_at(d, path, buf_str(&text),
 			    jsonfile_offset_of(buf_str(&text), it->id),
 			    "intent %s is defined twice", it->id);
@@ -242,8 +248,10 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 			errors += load_file(set, paths[i], lex, d);
 	}
 	if (errors == 0 && set->count == 0) {
-		diag_add(d, "%s: no intents found (expected *.json files with "
-		    "an \"intents\" array)", dir);
+		diag_add(d,
+		    "%s: no intents found (expected *.json files with "
+		    "an \"intents\" array)",
+		    dir);
 		errors++;
 	}
 	jsonfile_list_free(paths, n);
@@ -255,8 +263,8 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 }
 
 static double
-score_intent(const struct intent *it, struct rx_env *env, const char *s,
-    size_t len)
+score_intent(
+    const struct intent *it, struct rx_env *env, const char *s, size_t len)
 {
 	double miss = 1.0, penalty = 0.0, score;
 	size_t i;
@@ -276,8 +284,8 @@ score_intent(const struct intent *it, struct rx_env *env, const char *s,
 }
 
 size_t
-intent_rank(const struct intent_set *set, struct rx_env *env,
-    const char *norm, size_t len, struct intent_score *out, size_t max)
+intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
+    size_t len, struct intent_score *out, size_t max)
 {
 	size_t i, n = 0;
 
@@ -330,7 +338,8 @@ intent_find(const struct intent_set *set, const char *id)
 	size_t i;
 
 	for (i = 0; i < set->count; i++) {
-		if (set->items[i].id != NULL && strcmp(set->items[i].id, id) == 0)
+		if (set->items[i].id != NULL &&
+		    strcmp(set->items[i].id, id) == 0)
 			return (long)i;
 	}
 	return -1;
@@ -381,9 +390,10 @@ intent_check_examples(const struct intent_set *set, struct rx_env *env,
 				score = top[0].score;
 			}
 			if (!same_or_finer(got, it->id)) {
-				diag_add(d, "%s: intent %s: example \"%s\" "
-				    "matches %s (%.2f) instead", it->file,
-				    it->id, ex, got, score);
+				diag_add(d,
+				    "%s: intent %s: example \"%s\" "
+				    "matches %s (%.2f) instead",
+				    it->file, it->id, ex, got, score);
 				failures++;
 			}
 		}

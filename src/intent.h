@@ -18,9 +18,9 @@ struct lexicon;
 struct prefilter;
 struct rx_env;
 
-#define INTENT_DEFAULT_WEIGHT 0.7  /* of a pattern with no "weight" */
-#define INTENT_MIN_CONFIDENCE 0.5  /* below this the answer is "none" */
-#define INTENT_NONE "none"         /* id of the out-of-scope intent */
+#define INTENT_DEFAULT_WEIGHT 0.7    /* of a pattern with no "weight" */
+#define INTENT_MIN_CONFIDENCE 0.5    /* below this the answer is "none" */
+#define INTENT_NONE           "none" /* id of the out-of-scope intent */
 
 struct intent_score {
 	size_t index; /* intent number, for intent_id() */
@@ -29,8 +29,8 @@ struct intent_score {
 
 /* Load every *.json in 'dir' except lexicon.json (subdirectories such as
  * triage/ are not read).  NULL with every problem in 'd' on error. */
-struct intent_set *intent_load_dir(const char *dir, const struct lexicon *lex,
-    struct diag *d);
+struct intent_set *intent_load_dir(
+    const char *dir, const struct lexicon *lex, struct diag *d);
 
 /* Score normalised text; fill 'out' with at most 'max' intents that scored
  * above zero, best first.  Returns how many were written. */

@@ -36,7 +36,8 @@ jsonfile_parse(const char *path, struct buf *text, struct diag *d)
 		return NULL;
 	}
 	if (!cJSON_IsObject(root)) {
-		diag_add(d, "%s: expected a JSON object at the top level", path);
+		diag_add(
+		    d, "%s: expected a JSON object at the top level", path);
 		cJSON_Delete(root);
 		return NULL;
 	}

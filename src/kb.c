@@ -72,7 +72,8 @@ load_answer(struct kb_answer *a, const cJSON *node, size_t index,
 
 	memset(a, 0, sizeof(*a));
 	if (!cJSON_IsObject(node)) {
-		diag_add(d, "%s: answers[%zu]: expected an object", path, index);
+		diag_add(
+		    d, "%s: answers[%zu]: expected an object", path, index);
 		return 1;
 	}
 	errors += copy_member(&intent, node, "intent", path, index, d);
@@ -81,8 +82,9 @@ load_answer(struct kb_answer *a, const cJSON *node, size_t index,
 	errors += copy_member(&text, node, "answer", path, index, d);
 	self_care = cJSON_GetObjectItemCaseSensitive(node, "self_care");
 	if (self_care != NULL && !cJSON_IsBool(self_care)) {
-		diag_add(d, "%s: answers[%zu].self_care: expected true or false",
-		    path, index);
+		diag_add(d,
+		    "%s: answers[%zu].self_care: expected true or false", path,
+		    index);
 		errors++;
 	}
 	a->intent = intent;
@@ -125,8 +127,8 @@ load_file(struct kb *kb, const char *path, struct diag *d)
 
 		if (kb->count == kb->cap) {
 			size_t ncap = kb->cap == 0 ? 64 : kb->cap * 2;
-			struct kb_answer *na = realloc(kb->items,
-			    ncap * sizeof(*na));
+			struct kb_answer *na =
+			    realloc(kb->items, ncap * sizeof(*na));
 
 			if (na == NULL) {
 				diag_add(d, "%s: out of memory", path);
@@ -145,8 +147,8 @@ load_file(struct kb *kb, const char *path, struct diag *d)
 				if (strcmp(kb->items[i].intent, a->intent) != 0)
 					continue;
 				diag_add_at(d, path, buf_str(&text),
-				    jsonfile_offset_of(buf_str(&text),
-					a->intent),
+				    jsonfile_offset_of(
+				        buf_str(&text), a->intent),
 				    "intent %s has two answers", a->intent);
 				errors++;
 				break;
@@ -180,8 +182,10 @@ kb_load_dir(const char *dir, struct diag *d)
 		errors += load_file(kb, paths[i], d);
 	jsonfile_list_free(paths, n);
 	if (errors == 0 && kb->count == 0) {
-		diag_add(d, "%s: no answers found (expected *.json files with "
-		    "an \"answers\" array)", dir);
+		diag_add(d,
+		    "%s: no answers found (expected *.json files with "
+		    "an \"answers\" array)",
+		    dir);
 		errors++;
 	}
 	if (errors > 0) {

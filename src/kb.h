@@ -14,12 +14,12 @@ struct diag;
 struct kb;
 
 struct kb_answer {
-	char *intent; /* owned by the kb; callers see const answers */
-	char *title;  /* short topic name */
-	char *source; /* what part of the source it rests on */
-	char *text;   /* the answer */
-	char *file;   /* the faq/ file it came from */
-	bool self_care;     /* tells the person to do something to their back */
+	char *intent;   /* owned by the kb; callers see const answers */
+	char *title;    /* short topic name */
+	char *source;   /* what part of the source it rests on */
+	char *text;     /* the answer */
+	char *file;     /* the faq/ file it came from */
+	bool self_care; /* tells the person to do something to their back */
 };
 
 /* Load every *.json in 'dir'.  NULL with every problem in 'd' on error.

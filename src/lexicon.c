@@ -252,10 +252,10 @@ lexicon_add_file(struct lexicon *lex, const char *path, struct diag *d)
 	buf_init(&text, JSONFILE_MAX_BYTES);
 	root = jsonfile_parse(path, &text, d);
 	if (root != NULL) {
-		errors = load_table(&lex->macros, root, "words", path,
-		    buf_str(&text), d);
-		errors += load_table(&lex->spelling, root, "spelling", path,
-		    buf_str(&text), d);
+		errors = load_table(
+		    &lex->macros, root, "words", path, buf_str(&text), d);
+		errors += load_table(
+		    &lex->spelling, root, "spelling", path, buf_str(&text), d);
 	}
 	cJSON_Delete(root);
 	buf_free(&text);
@@ -330,7 +330,7 @@ expand(const struct lexicon *lex, const char *src, struct buf *out, int depth,
 		if (buf_append_str(out, "(?:") == -1)
 			goto full;
 		if (expand(lex, e->value, out, depth + 1, why, whysize,
-			offset) == -1) {
+		        offset) == -1) {
 			*offset = i;
 			return -1;
 		}

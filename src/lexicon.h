@@ -39,8 +39,8 @@ int lexicon_expand(const struct lexicon *lex, const char *src, struct buf *out,
 
 /* The canonical spelling of 'word' ('len' bytes), or NULL when it has no
  * entry.  Borrowed. */
-const char *lexicon_respell(const struct lexicon *lex, const char *word,
-    size_t len);
+const char *lexicon_respell(
+    const struct lexicon *lex, const char *word, size_t len);
 
 /* A cache of values derived from pattern text (compiled regexes), so a
  * pattern that many intents share is built once.  Keys are copied.

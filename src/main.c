@@ -19,7 +19,12 @@
 
 #define BACKBOT_VERSION "1.0.0"
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_KB = 2, EXIT_NETWORK = 3 };
+enum {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_KB = 2,
+	EXIT_NETWORK = 3
+};
 
 static int
 run(struct bot *bot, const struct cli_options *o, struct diag *d)
@@ -64,8 +69,8 @@ main(int argc, char **argv)
 	int status;
 
 	diag_clear(&d);
-	if (cli_parse(argc, argv, isatty(STDIN_FILENO), &o, err,
-		sizeof(err)) == -1) {
+	if (cli_parse(argc, argv, isatty(STDIN_FILENO), &o, err, sizeof(err)) ==
+	    -1) {
 		fprintf(stderr, "backbot: %s\n", err);
 		return EXIT_USAGE;
 	}

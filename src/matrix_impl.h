@@ -30,7 +30,7 @@
 struct diag;
 struct http;
 
-#define MATRIX_MAX_ID           256 /* user, room, event ids (255 max) */
+#define MATRIX_MAX_ID           256  /* user, room, event ids (255 max) */
 #define MATRIX_MAX_SECRET       2048 /* access token or password */
 #define MATRIX_MAX_URL          1024
 #define MATRIX_MAX_PATH         4096

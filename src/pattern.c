@@ -19,9 +19,9 @@
 #include "lexicon.h"
 #include "prefilter.h"
 
-#define RX_MAX_EXPANDED 65536    /* bytes of one regex after macros */
-#define RX_MATCH_LIMIT 200000    /* backtracking steps per search */
-#define RX_DEPTH_LIMIT 2000      /* for the interpreter, if JIT is off */
+#define RX_MAX_EXPANDED  65536  /* bytes of one regex after macros */
+#define RX_MATCH_LIMIT   200000 /* backtracking steps per search */
+#define RX_DEPTH_LIMIT   2000   /* for the interpreter, if JIT is off */
 #define RX_JIT_STACK_MAX (1u << 20)
 
 struct rx {
@@ -43,7 +43,7 @@ struct rx_env {
 	struct prefilter *pf; /* may be NULL */
 	const char *text;     /* of rx_env_begin(), or NULL */
 	size_t text_len;
-	uint32_t gen;         /* counts rx_env_begin() calls */
+	uint32_t gen; /* counts rx_env_begin() calls */
 };
 
 void
@@ -85,8 +85,8 @@ rx_env_new(void)
 	if (env == NULL)
 		return NULL;
 	env->mctx = pcre2_match_context_create(NULL);
-	env->jit_stack = pcre2_jit_stack_create(32 * 1024, RX_JIT_STACK_MAX,
-	    NULL);
+	env->jit_stack =
+	    pcre2_jit_stack_create(32 * 1024, RX_JIT_STACK_MAX, NULL);
 	env->md = pcre2_match_data_create(1, NULL);
 	if (env->mctx == NULL || env->jit_stack == NULL || env->md == NULL) {
 		rx_env_free(env);
@@ -126,8 +126,8 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 		goto out;
 	}
 	if (lex != NULL) {
-		if (lexicon_expand(lex, src, &expanded, why, whysize,
-			offset) == -1)
+		if (lexicon_expand(lex, src, &expanded, why, whysize, offset) ==
+		    -1)
 			goto out;
 	} else if (buf_append_str(&expanded, src) == -1) {
 		snprintf(why, whysize, "pattern too long");
@@ -172,8 +172,7 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 	rx->refs = 1;
 	code = NULL;
 	/* Not being cached only costs time. */
-	if (lex != NULL &&
-	    lexicon_cache_add(lex, rx->src, rx, release_rx) == 0)
+	if (lex != NULL && lexicon_cache_add(lex, rx->src, rx, release_rx) == 0)
 		rx->refs++;
 out:
 	pcre2_code_free(code);
@@ -214,8 +213,8 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		*end = rx->memo_end;
 		return rx->memo_rc;
 	}
-	rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, from, 0, env->md,
-	    env->mctx);
+	rc = pcre2_match(
+	    rx->code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);
 	if (rc == PCRE2_ERROR_NOMATCH) {
 		rc = 0;
 	} else if (rc < 0) {
@@ -251,9 +250,10 @@ compile_list(struct rx ***list, size_t *count, const cJSON *node,
 	} else if (cJSON_IsArray(node) && cJSON_GetArraySize(node) > 0) {
 		n = (size_t)cJSON_GetArraySize(node);
 	} else {
-		diag_add(d, "%s: %s%s%s: expected a regex string or a non-empty "
-		    "array of them", o->path, o->where, member[0] ? "." : "",
-		    member);
+		diag_add(d,
+		    "%s: %s%s%s: expected a regex string or a non-empty "
+		    "array of them",
+		    o->path, o->where, member[0] ? "." : "", member);
 		return -1;
 	}
 	*list = calloc(n, sizeof(**list));
@@ -262,8 +262,8 @@ compile_list(struct rx ***list, size_t *count, const cJSON *node,
 		return -1;
 	}
 	*count = n;
-	for (item = cJSON_IsString(node) ? node : node->child; item != NULL && i < n;
-	     item = item->next, i++) {
+	for (item = cJSON_IsString(node) ? node : node->child;
+	     item != NULL && i < n; item = item->next, i++) {
 		char why[256];
 		size_t off;
 
@@ -273,18 +273,19 @@ compile_list(struct rx ***list, size_t *count, const cJSON *node,
 			errors++;
 			continue;
 		}
-		(*list)[i] = rx_compile(item->valuestring, lex, why, sizeof(why),
-		    &off);
+		(*list)[i] =
+		    rx_compile(item->valuestring, lex, why, sizeof(why), &off);
 		if ((*list)[i] == NULL) {
-			size_t at = jsonfile_offset_of(o->text, item->valuestring);
+			size_t at =
+			    jsonfile_offset_of(o->text, item->valuestring);
 
 			/* Point at the offending character when the literal
 			 * was found and needs no escapes before it. */
 			if (at < strlen(o->text) &&
 			    strncmp(o->text + at, item->valuestring, off) == 0)
 				at += off;
-			diag_add_at(d, o->path, o->text, at, "%s: %s",
-			    o->where, why);
+			diag_add_at(
+			    d, o->path, o->text, at, "%s: %s", o->where, why);
 			errors++;
 		}
 		if (cJSON_IsString(node))
@@ -304,7 +305,8 @@ pattern_from_json(struct pattern *p, const struct cJSON *node,
 	memset(p, 0, sizeof(*p));
 	p->weight = default_weight;
 	if (cJSON_IsString(node))
-		return compile_list(&p->all, &p->all_count, node, "", lex, o, d);
+		return compile_list(
+		    &p->all, &p->all_count, node, "", lex, o, d);
 	if (!cJSON_IsObject(node)) {
 		diag_add(d, "%s: %s: expected a regex string or an object",
 		    o->path, o->where);
@@ -314,20 +316,23 @@ pattern_from_json(struct pattern *p, const struct cJSON *node,
 	if (all == NULL)
 		all = cJSON_GetObjectItemCaseSensitive(node, "re");
 	if (all == NULL) {
-		diag_add(d, "%s: %s: needs \"re\" or \"all\"", o->path, o->where);
+		diag_add(
+		    d, "%s: %s: needs \"re\" or \"all\"", o->path, o->where);
 		return -1;
 	}
 	rc |= compile_list(&p->all, &p->all_count, all, "all", lex, o, d);
 	none = cJSON_GetObjectItemCaseSensitive(node, "none");
 	if (none != NULL)
-		rc |= compile_list(&p->none, &p->none_count, none, "none", lex,
-		    o, d);
+		rc |= compile_list(
+		    &p->none, &p->none_count, none, "none", lex, o, d);
 	weight = cJSON_GetObjectItemCaseSensitive(node, "weight");
 	if (weight != NULL) {
 		if (!cJSON_IsNumber(weight) || weight->valuedouble < -1 ||
 		    weight->valuedouble > 1) {
-			diag_add(d, "%s: %s.weight: expected a number in "
-			    "[-1, 1]", o->path, o->where);
+			diag_add(d,
+			    "%s: %s.weight: expected a number in "
+			    "[-1, 1]",
+			    o->path, o->where);
 			rc = -1;
 		} else {
 			p->weight = weight->valuedouble;
@@ -337,8 +342,8 @@ pattern_from_json(struct pattern *p, const struct cJSON *node,
 }
 
 bool
-pattern_none_clear(const struct pattern *p, struct rx_env *env,
-    const char *s, size_t len)
+pattern_none_clear(
+    const struct pattern *p, struct rx_env *env, const char *s, size_t len)
 {
 	size_t i, a, b;
 
@@ -350,8 +355,8 @@ pattern_none_clear(const struct pattern *p, struct rx_env *env,
 }
 
 bool
-pattern_matches(const struct pattern *p, struct rx_env *env, const char *s,
-    size_t len)
+pattern_matches(
+    const struct pattern *p, struct rx_env *env, const char *s, size_t len)
 {
 	size_t i, a, b;
 

@@ -24,17 +24,17 @@ struct rx_env; /* match-time scratch shared by all regexes; opaque */
 struct cJSON;
 
 struct pattern {
-	struct rx **all;  /* all must match */
+	struct rx **all; /* all must match */
 	size_t all_count;
 	struct rx **none; /* none may match */
 	size_t none_count;
-	double weight;    /* [-1, 1]: how much a match says */
+	double weight; /* [-1, 1]: how much a match says */
 };
 
 /* Where a pattern came from, for error messages. */
 struct pattern_origin {
-	const char *path; /* file */
-	const char *text; /* the file's bytes, to find line numbers */
+	const char *path;  /* file */
+	const char *text;  /* the file's bytes, to find line numbers */
 	const char *where; /* JSON path, e.g. "intents[3].patterns[0]" */
 };
 
@@ -68,8 +68,8 @@ void rx_register(struct rx *rx, struct prefilter *pf);
 /* Find the first match in s[from..len).  Returns 1 with its bounds, 0 for
  * no match, -1 when the match limit was hit (the caller decides what a
  * failed search means; triage counts it as a match). */
-int rx_find(struct rx *rx, struct rx_env *env, const char *s,
-    size_t len, size_t from, size_t *start, size_t *end);
+int rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    size_t from, size_t *start, size_t *end);
 
 /* Fill 'p' from a JSON value: a regex string, or an object
  * {"all": [regex...] | "re": regex, "none": [regex...], "weight": w}.
@@ -81,12 +81,12 @@ int pattern_from_json(struct pattern *p, const struct cJSON *node,
 
 /* True when every 'all' regex matches and no 'none' regex does; a search
  * that hits the match limit counts as "no match" here. */
-bool pattern_matches(const struct pattern *p, struct rx_env *env,
-    const char *s, size_t len);
+bool pattern_matches(
+    const struct pattern *p, struct rx_env *env, const char *s, size_t len);
 
 /* True when no 'none' regex matches. */
-bool pattern_none_clear(const struct pattern *p, struct rx_env *env,
-    const char *s, size_t len);
+bool pattern_none_clear(
+    const struct pattern *p, struct rx_env *env, const char *s, size_t len);
 
 /* Register every regex of 'p' with a prefilter. */
 void pattern_register(struct pattern *p, struct prefilter *pf);

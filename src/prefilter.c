@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SET 512   /* literals in one set before giving up */
-#define ALPHABET 40   /* see byte_class() */
+#define MAX_SET  512 /* literals in one set before giving up */
+#define ALPHABET 40  /* see byte_class() */
 
 /* ------------------------------------------------------------ literal sets */
 
@@ -88,8 +88,8 @@ keep_better(struct litset *best, struct litset *cand)
 {
 	size_t b = set_shortest(best), c = set_shortest(cand);
 
-	if (cand->known && (!best->known || c > b ||
-	    (c == b && cand->n < best->n))) {
+	if (cand->known &&
+	    (!best->known || c > b || (c == b && cand->n < best->n))) {
 		set_free(best);
 		*best = *cand;
 	} else {
@@ -150,8 +150,8 @@ parse_quantifier(struct parser *ps, bool *quantified)
 	} else if (*ps->p == '+') {
 		*quantified = true;
 		ps->p++;
-	} else if (*ps->p == '{' && ps->p + 1 < ps->end &&
-	    ps->p[1] >= '0' && ps->p[1] <= '9') {
+	} else if (*ps->p == '{' && ps->p + 1 < ps->end && ps->p[1] >= '0' &&
+	    ps->p[1] <= '9') {
 		const char *q = ps->p + 1;
 
 		min = 0;
@@ -191,8 +191,8 @@ parse_sequence(struct parser *ps)
 	char run[256];
 	size_t runlen = 0;
 
-	while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')' &&
-	    !ps->failed) {
+	while (
+	    ps->p < ps->end && *ps->p != '|' && *ps->p != ')' && !ps->failed) {
 		char c = *ps->p;
 		bool literal = false, quantified, group = false;
 		struct litset inner = {0};
@@ -205,8 +205,10 @@ parse_sequence(struct parser *ps)
 			ps->p += 2;
 			if (strchr("bBsSdDwW", e) != NULL && e != '\0') {
 				/* class or assertion: not a literal */
-			} else if (e != '\0' && !((e >= 'a' && e <= 'z') ||
-			    (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))) {
+			} else if (e != '\0' &&
+			    !((e >= 'a' && e <= 'z') ||
+			        (e >= 'A' && e <= 'Z') ||
+			        (e >= '0' && e <= '9'))) {
 				literal = true;
 				lit = e;
 			} else {
@@ -285,7 +287,8 @@ parse_alternation(struct parser *ps)
 		if (!branch.known || ps->failed)
 			unknown = true;
 		for (i = 0; i < branch.n && !unknown; i++) {
-			if (set_add(&all, branch.s[i], strlen(branch.s[i])) == -1)
+			if (set_add(&all, branch.s[i], strlen(branch.s[i])) ==
+			    -1)
 				unknown = true;
 		}
 		set_free(&branch);
@@ -305,7 +308,7 @@ parse_alternation(struct parser *ps)
 struct literal {
 	size_t *regexes; /* ids of regexes that need this literal */
 	size_t count;
-	uint32_t seen;   /* scan generation it was last marked in */
+	uint32_t seen; /* scan generation it was last marked in */
 };
 
 struct prefilter {
@@ -321,7 +324,7 @@ struct prefilter {
 	uint32_t (*next)[ALPHABET]; /* state x class -> state */
 	int32_t *out;               /* literal ending here, or -1 */
 	uint32_t *dict;             /* next state on the suffix chain with
-				       an output, 0 for none */
+	                               an output, 0 for none */
 	size_t state_count;
 	uint32_t generation;
 	bool built;
@@ -448,17 +451,18 @@ collect_literals(struct prefilter *pf)
 				;
 			if (index[h] < 0) {
 				if (pf->lit_count == pf->lit_cap) {
-					size_t ncap = pf->lit_cap == 0 ? 256 :
-					    pf->lit_cap * 2;
-					char **nl = realloc(pf->lits,
-					    ncap * sizeof(*nl));
+					size_t ncap = pf->lit_cap == 0
+					    ? 256
+					    : pf->lit_cap * 2;
+					char **nl = realloc(
+					    pf->lits, ncap * sizeof(*nl));
 					struct literal *nli;
 
 					if (nl == NULL)
 						goto out;
 					pf->lits = nl;
-					nli = realloc(pf->lit,
-					    ncap * sizeof(*nli));
+					nli = realloc(
+					    pf->lit, ncap * sizeof(*nli));
 					if (nli == NULL)
 						goto out;
 					pf->lit = nli;
@@ -543,7 +547,8 @@ prefilter_build(struct prefilter *pf)
 	while (head < tail) {
 		uint32_t u = queue[head++];
 
-		pf->dict[u] = pf->out[fail[u]] >= 0 ? fail[u] : pf->dict[fail[u]];
+		pf->dict[u] =
+		    pf->out[fail[u]] >= 0 ? fail[u] : pf->dict[fail[u]];
 		for (i = 0; i < ALPHABET; i++) {
 			uint32_t v = pf->next[u][i];
 
@@ -612,8 +617,8 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 }
 
 void
-prefilter_stats(const struct prefilter *pf, size_t *regexes,
-    size_t *unfiltered, size_t *literals, size_t *states)
+prefilter_stats(const struct prefilter *pf, size_t *regexes, size_t *unfiltered,
+    size_t *literals, size_t *states)
 {
 	size_t i, n = 0;
 

@@ -18,15 +18,15 @@
 #include "doctor.h"
 #include "text.h"
 
-#define REPLY_MAX (256 * 1024) /* bytes of one rendered reply */
+#define REPLY_MAX     (256 * 1024) /* bytes of one rendered reply */
 #define DEFAULT_WIDTH 80
-#define MAX_WIDTH 120          /* long lines are hard to read */
+#define MAX_WIDTH     120 /* long lines are hard to read */
 
-#define ANSI_RESET "\033[0m"
-#define ANSI_BOLD "\033[1m"
-#define ANSI_RED "\033[1;31m"
+#define ANSI_RESET  "\033[0m"
+#define ANSI_BOLD   "\033[1m"
+#define ANSI_RED    "\033[1;31m"
 #define ANSI_YELLOW "\033[1;33m"
-#define ANSI_DIM "\033[2m"
+#define ANSI_DIM    "\033[2m"
 
 void
 repl_options_detect(struct repl_options *o, FILE *in, FILE *out)
@@ -116,8 +116,8 @@ level_color(enum triage_level level)
 /* Text layout of one reply: the guidance set apart (and coloured), then
  * the rest. */
 static int
-print_reply_text(const struct bot_reply *r, FILE *out,
-    const struct repl_options *o)
+print_reply_text(
+    const struct bot_reply *r, FILE *out, const struct repl_options *o)
 {
 	struct buf text;
 	const char *body;
@@ -129,8 +129,8 @@ print_reply_text(const struct bot_reply *r, FILE *out,
 		goto out;
 	}
 	body = buf_str(&text);
-	if (r->guidance != NULL && strncmp(body, r->guidance,
-	    strlen(r->guidance)) == 0) {
+	if (r->guidance != NULL &&
+	    strncmp(body, r->guidance, strlen(r->guidance)) == 0) {
 		if (o->color)
 			fputs(level_color(r->triage.level), out);
 		write_wrapped(out, r->guidance, o->width);
@@ -157,7 +157,8 @@ print_refusal(enum bot_status st, FILE *out, const struct repl_options *o)
 		buf_init(&line, 1024);
 		buf_append_str(&line, "{\"error\":");
 		buf_append_json_string(&line, bot_status_message(st));
-		buf_append_str(&line, ",\"intent\":\"none\",\"confidence\":0,"
+		buf_append_str(&line,
+		    ",\"intent\":\"none\",\"confidence\":0,"
 		    "\"triage\":\"none\",\"answer\":\"\",\"alternatives\":[]}");
 		fprintf(out, "%s\n", buf_str(&line));
 		buf_free(&line);
@@ -217,8 +218,9 @@ repl_ask_lines(struct bot *bot, FILE *in, FILE *out, FILE *err,
 		enum bot_status st;
 
 		lineno++;
-		st = truncated ? BOT_TOO_LONG :
-		    answer_one(bot, buf_str(&line), line.len, out, o, &r);
+		st = truncated
+		    ? BOT_TOO_LONG
+		    : answer_one(bot, buf_str(&line), line.len, out, o, &r);
 		if (st != BOT_OK) {
 			bad++;
 			fprintf(err, "backbot: line %lu: %s\n", lineno,
@@ -243,8 +245,7 @@ repl_ask_lines(struct bot *bot, FILE *in, FILE *out, FILE *err,
 /* Read one line: through libedit on a terminal, else from 'in'.  Returns
  * a malloc'd string without the newline, or NULL at end of input. */
 static char *
-read_line(FILE *in, FILE *out, const char *prompt,
-    const struct repl_options *o)
+read_line(FILE *in, FILE *out, const char *prompt, const struct repl_options *o)
 {
 	struct buf line;
 	int truncated;
@@ -336,7 +337,8 @@ run_doctor(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 		fflush(out);
 		line = read_line(in, out, "(yes / no / not sure) > ", o);
 		if (line == NULL) {
-			fprintf(stderr, "backbot: the check ended before all "
+			fprintf(stderr,
+			    "backbot: the check ended before all "
 			    "questions were answered\n");
 			return 1;
 		}
@@ -354,8 +356,8 @@ run_doctor(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 	if (o->json)
 		status = doctor_render_json(doc, &s, bot_triage(bot), &result);
 	else
-		status = doctor_render_result(doc, &s, bot_triage(bot),
-		    &result);
+		status =
+		    doctor_render_result(doc, &s, bot_triage(bot), &result);
 	if (o->json) {
 		fprintf(out, "%s\n", buf_str(&result));
 	} else {
@@ -371,8 +373,7 @@ run_doctor(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 }
 
 int
-repl_doctor(struct bot *bot, FILE *in, FILE *out,
-    const struct repl_options *o)
+repl_doctor(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 {
 	return run_doctor(bot, in, out, o);
 }
@@ -412,8 +413,9 @@ repl_chat(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 			break;
 		}
 		if (is_command(line, "doctor") || is_command(line, "check") ||
-		    (offered_doctor && (is_command(line, "yes") ||
-		    is_command(line, "y") || is_command(line, "ok")))) {
+		    (offered_doctor &&
+		        (is_command(line, "yes") || is_command(line, "y") ||
+		            is_command(line, "ok")))) {
 			free(line);
 			offered_doctor = false;
 			run_doctor(bot, in, out, o);
@@ -442,17 +444,23 @@ repl_chat(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 		st = answer_one(bot, line, strlen(line), out, o, &r);
 		free(line);
 		if (st != BOT_OK) {
-			say(out, st == BOT_TOO_LONG ?
-			    "That message is too long for me; please ask in a "
-			    "few sentences." : "I can only read plain UTF-8 "
-			    "text; please type your question again.", o);
+			say(out,
+			    st == BOT_TOO_LONG
+			        ? "That message is too long for me; please ask "
+			          "in a "
+			          "few sentences."
+			        : "I can only read plain UTF-8 "
+			          "text; please type your question again.",
+			    o);
 			fputc('\n', out);
 			continue;
 		}
 		if (strcmp(r.intent, "doctor.when") == 0 &&
 		    r.triage.level < TRIAGE_EMERGENCY) {
-			say(out, "\nWould you like a quick step-by-step check? "
-			    "Type 'yes' or 'doctor'.", o);
+			say(out,
+			    "\nWould you like a quick step-by-step check? "
+			    "Type 'yes' or 'doctor'.",
+			    o);
 			offered_doctor = true;
 		}
 		fputc('\n', out);

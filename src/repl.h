@@ -36,11 +36,11 @@ int repl_ask_lines(struct bot *bot, FILE *in, FILE *out, FILE *err,
     const struct repl_options *o);
 
 /* The interactive chat, until end of input or "quit". */
-int repl_chat(struct bot *bot, FILE *in, FILE *out,
-    const struct repl_options *o);
+int repl_chat(
+    struct bot *bot, FILE *in, FILE *out, const struct repl_options *o);
 
 /* The guided "should I see a doctor?" check. */
-int repl_doctor(struct bot *bot, FILE *in, FILE *out,
-    const struct repl_options *o);
+int repl_doctor(
+    struct bot *bot, FILE *in, FILE *out, const struct repl_options *o);
 
 #endif

@@ -75,7 +75,7 @@ struct norm {
 	size_t len;  /* bytes written to 'out' */
 	char word[LEXICON_MAX_WORD * 2];
 	size_t wlen;
-	bool wfull;  /* the word outgrew 'word' and was flushed raw */
+	bool wfull;   /* the word outgrew 'word' and was flushed raw */
 	char pending; /* '.' or ',' waiting to be written, or 0 */
 	const struct lexicon *lex;
 };

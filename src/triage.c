@@ -23,19 +23,19 @@
 #include "pattern.h"
 #include "text.h"
 
-#define TRIAGE_LEVELS 5
+#define TRIAGE_LEVELS   5
 #define MAX_OCCURRENCES 32 /* occurrences of one part examined per message */
-#define WINDOW_SLACK 4     /* words a multi-word cue may itself span */
+#define WINDOW_SLACK    4  /* words a multi-word cue may itself span */
 
 static const char *const level_names[TRIAGE_LEVELS] = {
-	"none", "caution", "routine", "urgent", "emergency"};
+    "none", "caution", "routine", "urgent", "emergency"};
 
 struct cue {
-	char *kind;             /* "negation", "hypothetical", ... */
+	char *kind; /* "negation", "hypothetical", ... */
 	struct rx *rx;
-	struct rx *stop;        /* ends this cue's scope early; may be NULL */
-	struct rx *unless;      /* anywhere in the message disables it */
-	size_t window;          /* words allowed between cue and symptom */
+	struct rx *stop;   /* ends this cue's scope early; may be NULL */
+	struct rx *unless; /* anywhere in the message disables it */
+	size_t window;     /* words allowed between cue and symptom */
 	enum triage_level max_level; /* cue ignored for rules above this */
 };
 
@@ -48,7 +48,7 @@ struct rule {
 	size_t pattern_count;
 	char **examples; /* must reach 'level' */
 	size_t example_count;
-	char **nots;     /* must stay below 'level' */
+	char **nots; /* must stay below 'level' */
 	size_t not_count;
 };
 
@@ -214,8 +214,10 @@ parse_level(struct loader *ld, const cJSON *obj, const char *key,
 	const char *name = jsonfile_string(obj, key);
 
 	if (name == NULL || triage_level_parse(name, level) == -1) {
-		diag_add(ld->d, "%s: %s.%s: expected one of none, caution, "
-		    "routine, urgent, emergency", ld->path, where, key);
+		diag_add(ld->d,
+		    "%s: %s.%s: expected one of none, caution, "
+		    "routine, urgent, emergency",
+		    ld->path, where, key);
 		ld->errors++;
 		return -1;
 	}
@@ -277,8 +279,8 @@ load_rule(struct loader *ld, const cJSON *node, size_t index)
 		ld->errors++;
 		return;
 	}
-	r->patterns = calloc((size_t)cJSON_GetArraySize(pats),
-	    sizeof(*r->patterns));
+	r->patterns =
+	    calloc((size_t)cJSON_GetArraySize(pats), sizeof(*r->patterns));
 	if (r->patterns == NULL) {
 		diag_add(ld->d, "%s: out of memory", ld->path);
 		ld->errors++;
@@ -290,13 +292,13 @@ load_rule(struct loader *ld, const cJSON *node, size_t index)
 		struct pattern_origin o = {ld->path, ld->text, pwhere};
 
 		snprintf(pwhere, sizeof(pwhere), "%s: patterns[%zu]", where, i);
-		if (pattern_from_json(&r->patterns[i], item, 1.0, t->lex, &o,
-			ld->d) == -1)
+		if (pattern_from_json(
+		        &r->patterns[i], item, 1.0, t->lex, &o, ld->d) == -1)
 			ld->errors++;
 		r->pattern_count = ++i;
 	}
-	r->examples = copy_strings(ld, node, "examples", where,
-	    &r->example_count);
+	r->examples =
+	    copy_strings(ld, node, "examples", where, &r->example_count);
 	r->nots = copy_strings(ld, node, "not", where, &r->not_count);
 }
 
@@ -337,8 +339,10 @@ load_cue(struct loader *ld, const cJSON *node, size_t index)
 	window = cJSON_GetObjectItemCaseSensitive(node, "window");
 	if (!cJSON_IsNumber(window) || window->valuedouble < 0 ||
 	    window->valuedouble > 50) {
-		diag_add(ld->d, "%s: %s.window: expected a number of words "
-		    "[0..50]", ld->path, where);
+		diag_add(ld->d,
+		    "%s: %s.window: expected a number of words "
+		    "[0..50]",
+		    ld->path, where);
 		ld->errors++;
 	} else {
 		c->window = (size_t)window->valuedouble;
@@ -363,8 +367,10 @@ load_guidance(struct loader *ld, const cJSON *obj)
 
 		if (triage_level_parse(item->string, &level) == -1 ||
 		    level == TRIAGE_NONE || !cJSON_IsString(item)) {
-			diag_add(ld->d, "%s: guidance.%s: expected a level "
-			    "name with a string", ld->path, item->string);
+			diag_add(ld->d,
+			    "%s: guidance.%s: expected a level "
+			    "name with a string",
+			    ld->path, item->string);
 			ld->errors++;
 			continue;
 		}
@@ -413,8 +419,7 @@ load_file(struct triage *t, const char *path, struct diag *d, int *errors)
 	}
 	i = 0;
 	if (cJSON_IsArray(node)) {
-		cJSON_ArrayForEach(item, node)
-			load_rule(&ld, item, i++);
+		cJSON_ArrayForEach(item, node) load_rule(&ld, item, i++);
 	}
 	node = cJSON_GetObjectItemCaseSensitive(root, "cues");
 	if (node != NULL && !cJSON_IsArray(node)) {
@@ -423,8 +428,7 @@ load_file(struct triage *t, const char *path, struct diag *d, int *errors)
 	}
 	i = 0;
 	if (cJSON_IsArray(node)) {
-		cJSON_ArrayForEach(item, node)
-			load_cue(&ld, item, i++);
+		cJSON_ArrayForEach(item, node) load_cue(&ld, item, i++);
 	}
 	node = cJSON_GetObjectItemCaseSensitive(root, "guidance");
 	if (node != NULL)
@@ -435,8 +439,8 @@ load_file(struct triage *t, const char *path, struct diag *d, int *errors)
 	}
 	if (cJSON_GetObjectItemCaseSensitive(root, "scope_end_serious")) {
 		rx_free(t->scope_end_serious);
-		t->scope_end_serious = compile_member(&ld, root,
-		    "scope_end_serious", "", 1);
+		t->scope_end_serious =
+		    compile_member(&ld, root, "scope_end_serious", "", 1);
 	}
 	*errors += ld.errors;
 	cJSON_Delete(root);
@@ -467,7 +471,7 @@ triage_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 
 		/* The lexicon is read by the bot before any pattern. */
 		if (strcmp(base != NULL ? base + 1 : paths[i],
-			"lexicon.json") != 0)
+		        "lexicon.json") != 0)
 			load_file(t, paths[i], d, &errors);
 	}
 	jsonfile_list_free(paths, n);
@@ -521,8 +525,8 @@ back_words(const char *s, size_t pos, size_t words)
 
 /* True when 'rx' (may be NULL) matches inside s[from..to). */
 static bool
-found_between(struct rx *rx, struct rx_env *env, const char *s,
-    size_t len, size_t from, size_t to)
+found_between(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    size_t from, size_t to)
 {
 	size_t a, b;
 
@@ -533,9 +537,8 @@ found_between(struct rx *rx, struct rx_env *env, const char *s,
 
 /* Does a cue reach the occurrence starting at 'pos'? */
 static bool
-discounted(const struct triage *t, struct rx_env *env,
-    enum triage_level level, const char *s,
-    size_t len, size_t pos)
+discounted(const struct triage *t, struct rx_env *env, enum triage_level level,
+    const char *s, size_t len, size_t pos)
 {
 	size_t i;
 
@@ -556,8 +559,8 @@ discounted(const struct triage *t, struct rx_env *env,
 			if (found_between(t->scope_end, env, s, len, b, pos))
 				continue;
 			if (level >= TRIAGE_URGENT &&
-			    found_between(t->scope_end_serious, env, s, len,
-				b, pos))
+			    found_between(
+			        t->scope_end_serious, env, s, len, b, pos))
 				continue;
 			if (found_between(c->stop, env, s, len, b, pos))
 				continue;
@@ -571,8 +574,7 @@ discounted(const struct triage *t, struct rx_env *env,
 
 /* Does regex 'rx' have an occurrence that no cue discounts? */
 static bool
-has_live_occurrence(const struct triage *t, struct rx_env *env,
-    struct rx *rx,
+has_live_occurrence(const struct triage *t, struct rx_env *env, struct rx *rx,
     enum triage_level level, const char *s, size_t len)
 {
 	size_t from = 0, a, b;
@@ -601,8 +603,8 @@ rule_fires(const struct triage *t, struct rx_env *env, const struct rule *r,
 		const struct pattern *p = &r->patterns[i];
 
 		for (j = 0; j < p->all_count; j++) {
-			if (!has_live_occurrence(t, env, p->all[j], r->level, s,
-			    len))
+			if (!has_live_occurrence(
+			        t, env, p->all[j], r->level, s, len))
 				break;
 		}
 		if (j == p->all_count && pattern_none_clear(p, env, s, len))
@@ -669,8 +671,8 @@ triage_register(struct triage *t, struct prefilter *pf)
 const char *
 triage_guidance(const struct triage *t, enum triage_level level)
 {
-	return level > TRIAGE_NONE && level < TRIAGE_LEVELS ?
-	    t->guidance[level] : NULL;
+	return level > TRIAGE_NONE && level < TRIAGE_LEVELS ? t->guidance[level]
+	                                                    : NULL;
 }
 
 size_t
@@ -695,15 +697,18 @@ check_one(struct triage *t, const struct rule *r, const char *ex, bool reach,
 	len = text_normalise(ex, len, norm, normsize, t->lex);
 	triage_assess(t, NULL, norm, len, &res);
 	if (reach && res.level < r->level) {
-		diag_add(d, "%s: rule %s: example \"%s\" gives %s, expected "
-		    "%s", r->file, r->id, ex, level_names[res.level],
+		diag_add(d,
+		    "%s: rule %s: example \"%s\" gives %s, expected "
+		    "%s",
+		    r->file, r->id, ex, level_names[res.level],
 		    level_names[r->level]);
 		return 1;
 	}
 	if (!reach && res.level >= r->level) {
-		diag_add(d, "%s: rule %s: counter-example \"%s\" gives %s "
-		    "(via %s), expected below %s", r->file, r->id, ex,
-		    level_names[res.level],
+		diag_add(d,
+		    "%s: rule %s: counter-example \"%s\" gives %s "
+		    "(via %s), expected below %s",
+		    r->file, r->id, ex, level_names[res.level],
 		    res.reason_count > 0 ? res.rule_ids[0] : "?",
 		    level_names[r->level]);
 		return 1;
@@ -721,11 +726,11 @@ triage_check_examples(struct triage *t, struct diag *d)
 		const struct rule *r = &t->rules[i];
 
 		for (j = 0; j < r->example_count; j++)
-			failures += check_one(t, r, r->examples[j], true, norm,
-			    sizeof(norm), d);
+			failures += check_one(
+			    t, r, r->examples[j], true, norm, sizeof(norm), d);
 		for (j = 0; j < r->not_count; j++)
-			failures += check_one(t, r, r->nots[j], false, norm,
-			    sizeof(norm), d);
+			failures += check_one(
+			    t, r, r->nots[j], false, norm, sizeof(norm), d);
 	}
 	return failures;
 }

@@ -49,8 +49,8 @@ int triage_level_parse(const char *name, enum triage_level *level);
  * NULL with 'd' filled on error; every problem found is reported.  'lex'
  * must outlive the result.
  * Caller frees with triage_free(). */
-struct triage *triage_load_dir(const char *dir, const struct lexicon *lex,
-    struct diag *d);
+struct triage *triage_load_dir(
+    const char *dir, const struct lexicon *lex, struct diag *d);
 
 /* Check every rule's example phrasings: each "examples" entry must reach
  * the rule's level and each "not" entry must stay below it.  Returns the

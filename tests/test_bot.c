@@ -1,9 +1,8 @@
 /* test_bot.c - the question pipeline on the shipped knowledge base:
  * intents of the question table, safety policy, refusals, rendering. */
-#include "testutil.h"
-
 #include "bot.h"
 #include "buf.h"
+#include "testutil.h"
 
 static int
 setup(void **state)
@@ -46,8 +45,8 @@ static void
 question_table_maps_to_expected_intents(void **state)
 {
 	char path[512], line[4096];
-	FILE *in = fopen(test_path(path, sizeof(path),
-	    "tests/data/questions.tsv"), "r");
+	FILE *in = fopen(
+	    test_path(path, sizeof(path), "tests/data/questions.tsv"), "r");
 	int rows = 0, wrong = 0;
 
 	assert_non_null(in);
@@ -63,8 +62,10 @@ question_table_maps_to_expected_intents(void **state)
 		rows++;
 		r = ask(state, line);
 		if (!same_or_finer(r.intent, tab + 1)) {
-			fprintf(stderr, "questions.tsv: \"%s\": got %s, want "
-			    "%s\n", line, r.intent, tab + 1);
+			fprintf(stderr,
+			    "questions.tsv: \"%s\": got %s, want "
+			    "%s\n",
+			    line, r.intent, tab + 1);
 			wrong++;
 		}
 	}
@@ -76,7 +77,8 @@ question_table_maps_to_expected_intents(void **state)
 static void
 emergency_withholds_every_answer_and_leads_with_help(void **state)
 {
-	struct bot_reply r = ask(state, "how do I do the seated twist? I "
+	struct bot_reply r = ask(state,
+	    "how do I do the seated twist? I "
 	    "can't feel anything when I wipe and I've wet myself");
 	struct buf text;
 
@@ -94,13 +96,15 @@ emergency_withholds_every_answer_and_leads_with_help(void **state)
 static void
 urgent_withholds_self_care_but_not_information(void **state)
 {
-	struct bot_reply r = ask(state, "I've had a fever for two days, how "
+	struct bot_reply r = ask(state,
+	    "I've had a fever for two days, how "
 	    "do I do child's pose?");
 
 	assert_int_equal(r.triage.level, TRIAGE_URGENT);
 	assert_null(r.answer);
 	assert_true(r.withheld);
-	r = ask(state, "I've had a fever for two days, what is a spinal "
+	r = ask(state,
+	    "I've had a fever for two days, what is a spinal "
 	    "disc made of?");
 	assert_int_equal(r.triage.level, TRIAGE_URGENT);
 	assert_non_null(r.answer);
@@ -110,7 +114,8 @@ urgent_withholds_self_care_but_not_information(void **state)
 static void
 caution_leads_with_guidance_then_answers(void **state)
 {
-	struct bot_reply r = ask(state, "I'm 20 weeks pregnant, can I crack "
+	struct bot_reply r = ask(state,
+	    "I'm 20 weeks pregnant, can I crack "
 	    "my back?");
 	struct buf text;
 
@@ -126,7 +131,8 @@ caution_leads_with_guidance_then_answers(void **state)
 static void
 ordinary_question_gets_no_alarm(void **state)
 {
-	struct bot_reply r = ask(state, "what's the best way to crack my "
+	struct bot_reply r = ask(state,
+	    "what's the best way to crack my "
 	    "lower back after sitting all day?");
 
 	assert_int_equal(r.triage.level, TRIAGE_NONE);
@@ -155,10 +161,10 @@ refuses_empty_long_and_invalid_input(void **state)
 	big[BOT_MAX_QUESTION_BYTES + 1] = '\0';
 	assert_int_equal(bot_answer(*state, "   \t", 4, &r), BOT_EMPTY);
 	assert_int_equal(bot_answer(*state, "", 0, &r), BOT_EMPTY);
-	assert_int_equal(bot_answer(*state, "\xff\xfe back", 7, &r),
-	    BOT_BAD_UTF8);
-	assert_int_equal(bot_answer(*state, big, strlen(big), &r),
-	    BOT_TOO_LONG);
+	assert_int_equal(
+	    bot_answer(*state, "\xff\xfe back", 7, &r), BOT_BAD_UTF8);
+	assert_int_equal(
+	    bot_answer(*state, big, strlen(big), &r), BOT_TOO_LONG);
 	/* Just under the limit is answered. */
 	big[BOT_MAX_QUESTION_BYTES - 1] = '\0';
 	memcpy(big, "can i crack my back ", 20);
@@ -201,15 +207,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(question_table_maps_to_expected_intents),
-		cmocka_unit_test(emergency_withholds_every_answer_and_leads_with_help),
-		cmocka_unit_test(urgent_withholds_self_care_but_not_information),
-		cmocka_unit_test(caution_leads_with_guidance_then_answers),
-		cmocka_unit_test(ordinary_question_gets_no_alarm),
-		cmocka_unit_test(off_topic_question_is_answered_honestly),
-		cmocka_unit_test(refuses_empty_long_and_invalid_input),
-		cmocka_unit_test(json_output_has_the_spec_fields),
-		cmocka_unit_test(topics_list_every_answer_but_small_talk),
+	    cmocka_unit_test(question_table_maps_to_expected_intents),
+	    cmocka_unit_test(
+	        emergency_withholds_every_answer_and_leads_with_help),
+	    cmocka_unit_test(urgent_withholds_self_care_but_not_information),
+	    cmocka_unit_test(caution_leads_with_guidance_then_answers),
+	    cmocka_unit_test(ordinary_question_gets_no_alarm),
+	    cmocka_unit_test(off_topic_question_is_answered_honestly),
+	    cmocka_unit_test(refuses_empty_long_and_invalid_input),
+	    cmocka_unit_test(json_output_has_the_spec_fields),
+	    cmocka_unit_test(topics_list_every_answer_but_small_talk),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,6 @@
 /* test_buf.c - the bounded buffer: limits, escaping, line reading. */
-#include "testutil.h"
-
 #include "buf.h"
+#include "testutil.h"
 
 static void
 buf_refuses_to_grow_past_its_maximum(void **state)
@@ -50,8 +49,7 @@ html_escapes_markup(void **state)
 	(void)state;
 	buf_init(&b, 256);
 	assert_int_equal(buf_append_html(&b, "<b>&'\"</b>"), 0);
-	assert_string_equal(buf_str(&b),
-	    "&lt;b&gt;&amp;&#39;&quot;&lt;/b&gt;");
+	assert_string_equal(buf_str(&b), "&lt;b&gt;&amp;&#39;&quot;&lt;/b&gt;");
 	buf_free(&b);
 }
 
@@ -86,8 +84,8 @@ read_file_refuses_files_over_the_limit(void **state)
 
 	(void)state;
 	buf_init(&b, 10);
-	assert_int_equal(buf_read_file(&b, test_path(path, sizeof(path),
-	    "Makefile")), -1);
+	assert_int_equal(
+	    buf_read_file(&b, test_path(path, sizeof(path), "Makefile")), -1);
 	buf_free(&b);
 	buf_init(&b, 1 << 20);
 	assert_int_equal(buf_read_file(&b, path), 0);
@@ -99,12 +97,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buf_refuses_to_grow_past_its_maximum),
-		cmocka_unit_test(buf_printf_formats_and_respects_limit),
-		cmocka_unit_test(json_string_escapes_quotes_controls_and_newlines),
-		cmocka_unit_test(html_escapes_markup),
-		cmocka_unit_test(getline_truncates_long_lines_and_keeps_the_next),
-		cmocka_unit_test(read_file_refuses_files_over_the_limit),
+	    cmocka_unit_test(buf_refuses_to_grow_past_its_maximum),
+	    cmocka_unit_test(buf_printf_formats_and_respects_limit),
+	    cmocka_unit_test(json_string_escapes_quotes_controls_and_newlines),
+	    cmocka_unit_test(html_escapes_markup),
+	    cmocka_unit_test(getline_truncates_long_lines_and_keeps_the_next),
+	    cmocka_unit_test(read_file_refuses_files_over_the_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

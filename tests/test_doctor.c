@@ -1,9 +1,8 @@
 /* test_doctor.c - the guided check: flow, answers, stopping, summary. */
-#include "testutil.h"
-
 #include "bot.h"
 #include "buf.h"
 #include "doctor.h"
+#include "testutil.h"
 
 static int
 setup(void **state)
@@ -41,8 +40,8 @@ all_no_ends_with_no_red_flags(void **state)
 	assert_true(doctor_done(&s));
 	assert_int_equal(s.level, TRIAGE_NONE);
 	buf_init(&out, 65536);
-	assert_int_equal(doctor_render_result(doc, &s, bot_triage(*state),
-	    &out), 0);
+	assert_int_equal(
+	    doctor_render_result(doc, &s, bot_triage(*state), &out), 0);
 	assert_non_null(strstr(buf_str(&out), "no red flags"));
 	assert_non_null(strstr(buf_str(&out), ": no"));
 	buf_free(&out);
@@ -106,18 +105,19 @@ urgent_yes_goes_on_and_keeps_the_highest_level(void **state)
 	while (doctor_question(doc, &s) != NULL) {
 		/* Answer yes to the first question after the emergency ones
 		 * and to the last one; no to the rest. */
-		const char *a = i == 7 || i + 1 == doctor_question_count(doc) ?
-		    "yes" : "no";
+		const char *a = i == 7 || i + 1 == doctor_question_count(doc)
+		    ? "yes"
+		    : "no";
 
 		assert_int_equal(doctor_reply(doc, &s, a), 0);
 		i++;
 	}
 	assert_int_equal(s.level, TRIAGE_URGENT);
 	buf_init(&json, 65536);
-	assert_int_equal(doctor_render_json(doc, &s, bot_triage(*state),
-	    &json), 0);
-	assert_ptr_equal(strstr(buf_str(&json), "{\"triage\":\"urgent\""),
-	    buf_str(&json));
+	assert_int_equal(
+	    doctor_render_json(doc, &s, bot_triage(*state), &json), 0);
+	assert_ptr_equal(
+	    strstr(buf_str(&json), "{\"triage\":\"urgent\""), buf_str(&json));
 	buf_free(&json);
 }
 
@@ -125,11 +125,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(all_no_ends_with_no_red_flags),
-		cmocka_unit_test(emergency_yes_stops_at_once),
-		cmocka_unit_test(not_sure_counts_as_yes_for_emergency_questions),
-		cmocka_unit_test(unclear_reply_is_refused_and_asked_again),
-		cmocka_unit_test(urgent_yes_goes_on_and_keeps_the_highest_level),
+	    cmocka_unit_test(all_no_ends_with_no_red_flags),
+	    cmocka_unit_test(emergency_yes_stops_at_once),
+	    cmocka_unit_test(not_sure_counts_as_yes_for_emergency_questions),
+	    cmocka_unit_test(unclear_reply_is_refused_and_asked_again),
+	    cmocka_unit_test(urgent_yes_goes_on_and_keeps_the_highest_level),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

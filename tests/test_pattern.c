@@ -1,11 +1,10 @@
 /* test_pattern.c - regex compilation, word classes, errors and limits. */
-#include "testutil.h"
-
 #include <cjson/cJSON.h>
 
 #include "buf.h"
 #include "lexicon.h"
 #include "pattern.h"
+#include "testutil.h"
 
 static struct lexicon *
 load_lexicon(void)
@@ -15,8 +14,8 @@ load_lexicon(void)
 	struct lexicon *lex;
 
 	diag_clear(&d);
-	lex = lexicon_load(test_path(path, sizeof(path),
-	    "intents/lexicon.json"), &d);
+	lex = lexicon_load(
+	    test_path(path, sizeof(path), "intents/lexicon.json"), &d);
 	assert_non_null(lex);
 	return lex;
 }
@@ -90,8 +89,9 @@ bad_regex_reports_pcre2_message_and_offset(void **state)
 static void
 pattern_object_needs_all_and_rejects_none(void **state)
 {
-	cJSON *node = cJSON_Parse("{\"all\": [\"\\\\bback\\\\b\", \"\\\\bpop\"], "
-	    "\"none\": [\"neck\"], \"weight\": 0.4}");
+	cJSON *node =
+	    cJSON_Parse("{\"all\": [\"\\\\bback\\\\b\", \"\\\\bpop\"], "
+	                "\"none\": [\"neck\"], \"weight\": 0.4}");
 	const char *text = "";
 	struct pattern_origin o = {"x.json", text, "p"};
 	struct rx_env *env = rx_env_new();
@@ -155,13 +155,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(word_classes_expand_inside_patterns),
-		cmocka_unit_test(quantifier_braces_are_not_word_classes),
-		cmocka_unit_test(unknown_word_class_is_reported_with_offset),
-		cmocka_unit_test(bad_regex_reports_pcre2_message_and_offset),
-		cmocka_unit_test(pattern_object_needs_all_and_rejects_none),
-		cmocka_unit_test(pattern_weight_out_of_range_is_an_error),
-		cmocka_unit_test(pathological_input_stays_bounded),
+	    cmocka_unit_test(word_classes_expand_inside_patterns),
+	    cmocka_unit_test(quantifier_braces_are_not_word_classes),
+	    cmocka_unit_test(unknown_word_class_is_reported_with_offset),
+	    cmocka_unit_test(bad_regex_reports_pcre2_message_and_offset),
+	    cmocka_unit_test(pattern_object_needs_all_and_rejects_none),
+	    cmocka_unit_test(pattern_weight_out_of_range_is_an_error),
+	    cmocka_unit_test(pathological_input_stays_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,13 +1,12 @@
 /* test_prefilter.c - the required-literal prefilter: what it extracts,
  * and that it never changes an answer. */
-#include "testutil.h"
-
 #include <unistd.h>
 
 #include "intent.h"
 #include "lexicon.h"
 #include "pattern.h"
 #include "prefilter.h"
+#include "testutil.h"
 #include "text.h"
 #include "triage.h"
 
@@ -98,22 +97,22 @@ prefilter_never_changes_a_result(void **state)
 	struct triage *t;
 	struct prefilter *pf = prefilter_new();
 	struct rx_env *plain = rx_env_new(), *fast = rx_env_new();
-	const char *files[] = {"tests/data/questions.tsv",
-	    "tests/data/triage.tsv"};
+	const char *files[] = {
+	    "tests/data/questions.tsv", "tests/data/triage.tsv"};
 	size_t f, lines = 0;
 
 	(void)state;
 	diag_clear(&d);
-	lex = lexicon_load(test_path(path, sizeof(path),
-	    "intents/lexicon.json"), &d);
+	lex = lexicon_load(
+	    test_path(path, sizeof(path), "intents/lexicon.json"), &d);
 	assert_non_null(lex);
 	test_path(path, sizeof(path), "intents/triage/lexicon.json");
 	if (access(path, F_OK) == 0)
 		assert_int_equal(lexicon_add_file(lex, path, &d), 0);
-	set = intent_load_dir(test_path(path, sizeof(path), "intents"), lex,
-	    &d);
-	t = triage_load_dir(test_path(path, sizeof(path), "intents/triage"),
-	    lex, &d);
+	set =
+	    intent_load_dir(test_path(path, sizeof(path), "intents"), lex, &d);
+	t = triage_load_dir(
+	    test_path(path, sizeof(path), "intents/triage"), lex, &d);
 	assert_non_null(set);
 	assert_non_null(t);
 	intent_register(set, pf);
@@ -131,8 +130,8 @@ prefilter_never_changes_a_result(void **state)
 
 			if (line[0] == '#')
 				continue;
-			len = text_normalise(line, strlen(line), norm,
-			    sizeof(norm), lex);
+			len = text_normalise(
+			    line, strlen(line), norm, sizeof(norm), lex);
 			prefilter_scan(pf, norm, len);
 			n1 = intent_rank(set, plain, norm, len, r1, 4);
 			n2 = intent_rank(set, fast, norm, len, r2, 4);
@@ -162,12 +161,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(alternation_of_words_needs_one_of_them),
-		cmocka_unit_test(optional_parts_are_not_required),
-		cmocka_unit_test(lookarounds_and_classes_do_not_invent_requirements),
-		cmocka_unit_test(unanalysable_regexes_always_run),
-		cmocka_unit_test(overlapping_literals_are_all_found),
-		cmocka_unit_test(prefilter_never_changes_a_result),
+	    cmocka_unit_test(alternation_of_words_needs_one_of_them),
+	    cmocka_unit_test(optional_parts_are_not_required),
+	    cmocka_unit_test(
+	        lookarounds_and_classes_do_not_invent_requirements),
+	    cmocka_unit_test(unanalysable_regexes_always_run),
+	    cmocka_unit_test(overlapping_literals_are_all_found),
+	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
