@@ -1,11 +1,11 @@
 /* test_triage.c - the triage engine (negation scope, third parties,
  * levels) on a small fixture, and the shipped rules on the lay phrasings
  * of tests/data/triage.tsv. */
+#include <unistd.h>
+
 #include "buf.h"
 #include "lexicon.h"
 #include "testutil.h"
-
-#include <unistd.h>
 #include "text.h"
 #include "triage.h"
 
