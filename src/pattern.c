@@ -34,6 +34,11 @@ struct rx {
 	uint32_t memo_gen;
 	int memo_rc;
 	size_t memo_start, memo_end;
+	/* All matches in the text of rx_env_begin(); see rx_spans(). */
+	struct rx_span *spans; /* RX_MAX_SPANS, allocated on first use */
+	long span_count;
+	const struct rx_env *spans_env;
+	uint32_t spans_gen;
 };
 
 struct rx_env {
@@ -187,6 +192,7 @@ rx_free(struct rx *rx)
 		return;
 	pcre2_code_free(rx->code);
 	free(rx->src);
+	free(rx->spans);
 	free(rx);
 }
 
@@ -233,6 +239,43 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		rx->memo_end = rc == 1 ? *end : 0;
 	}
 	return rc;
+}
+
+long
+rx_spans(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    const struct rx_span **spans)
+{
+	bool current = s == env->text && len == env->text_len;
+	size_t from = 0, a, b;
+	long n = 0;
+	int rc;
+
+	if (current && rx->spans_env == env && rx->spans_gen == env->gen) {
+		*spans = rx->spans;
+		return rx->span_count;
+	}
+	if (rx->spans == NULL) {
+		rx->spans = malloc(RX_MAX_SPANS * sizeof(*rx->spans));
+		if (rx->spans == NULL)
+			return -1;
+	}
+	while ((rc = rx_find(rx, env, s, len, from, &a, &b)) == 1) {
+		if (n == RX_MAX_SPANS) {
+			n = -1;
+			break;
+		}
+		rx->spans[n].start = a;
+		rx->spans[n].end = b;
+		n++;
+		from = b > a ? b : a + 1;
+	}
+	if (rc == -1)
+		n = -1;
+	rx->span_count = n;
+	rx->spans_env = current ? env : NULL;
+	rx->spans_gen = env->gen;
+	*spans = rx->spans;
+	return n;
 }
 
 /* Append the compiled regexes of a string or an array of strings. */

@@ -71,6 +71,20 @@ void rx_register(struct rx *rx, struct prefilter *pf);
 int rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
     size_t from, size_t *start, size_t *end);
 
+struct rx_span {
+	size_t start, end;
+};
+
+#define RX_MAX_SPANS 64 /* matches of one regex remembered per text */
+
+/* All non-overlapping matches of 'rx' in 's', left to right, in *spans
+ * (borrowed; valid until the next call for this regex).  For the text of
+ * rx_env_begin() they are computed once.  Returns the count, or -1 when
+ * there are more than RX_MAX_SPANS or the match limit was hit: the caller
+ * must then search with rx_find(). */
+long rx_spans(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    const struct rx_span **spans);
+
 /* Fill 'p' from a JSON value: a regex string, or an object
  * {"all": [regex...] | "re": regex, "none": [regex...], "weight": w}.
  * 'default_weight' applies when no weight is given.  Returns 0, or -1 with

@@ -523,19 +523,46 @@ back_words(const char *s, size_t pos, size_t words)
 	return pos;
 }
 
-/* True when 'rx' (may be NULL) matches inside s[from..to). */
+/* True when 'rx' (may be NULL) has a match starting inside s[from..to). */
 static bool
 found_between(struct rx *rx, struct rx_env *env, const char *s, size_t len,
     size_t from, size_t to)
 {
+	const struct rx_span *sp;
 	size_t a, b;
+	long n, i;
 
 	if (rx == NULL || from >= to)
 		return false;
-	return rx_find(rx, env, s, len, from, &a, &b) == 1 && a < to;
+	n = rx_spans(rx, env, s, len, &sp);
+	if (n < 0)
+		return rx_find(rx, env, s, len, from, &a, &b) == 1 && a < to;
+	for (i = 0; i < n && sp[i].start < to; i++) {
+		if (sp[i].start >= from)
+			return true;
+	}
+	return false;
 }
 
-/* Does a cue reach the occurrence starting at 'pos'? */
+/* Does cue 'c', ending at 'b', reach the occurrence starting at 'pos'? */
+static bool
+cue_reaches(const struct triage *t, const struct cue *c, struct rx_env *env,
+    enum triage_level level, const char *s, size_t len, size_t b, size_t pos)
+{
+	if (words_between(s, b, pos) > c->window)
+		return false;
+	if (found_between(t->scope_end, env, s, len, b, pos))
+		return false;
+	if (level >= TRIAGE_URGENT &&
+	    found_between(t->scope_end_serious, env, s, len, b, pos))
+		return false;
+	if (found_between(c->stop, env, s, len, b, pos))
+		return false;
+	return !found_between(c->unless, env, s, len, 0, len);
+}
+
+/* Does a cue reach the occurrence starting at 'pos'?  The cues' matches
+ * are found once per message (rx_spans) and only compared here. */
 static bool
 discounted(const struct triage *t, struct rx_env *env, enum triage_level level,
     const char *s, size_t len, size_t pos)
@@ -545,28 +572,28 @@ discounted(const struct triage *t, struct rx_env *env, enum triage_level level,
 	for (i = 0; i < t->cue_count; i++) {
 		const struct cue *c = &t->cues[i];
 		size_t from = back_words(s, pos, c->window + WINDOW_SLACK);
+		const struct rx_span *sp;
 		size_t a, b;
-		int n = 0;
+		long n, k;
 
 		if (c->rx == NULL || level > c->max_level)
 			continue;
-		while (n++ < MAX_OCCURRENCES &&
-		    rx_find(c->rx, env, s, len, from, &a, &b) == 1 &&
-		    b <= pos) {
+		n = rx_spans(c->rx, env, s, len, &sp);
+		for (k = 0; k < n && sp[k].end <= pos; k++) {
+			if (sp[k].start >= from &&
+			    cue_reaches(t, c, env, level, s, len, sp[k].end,
+			        pos))
+				return true;
+		}
+		if (n >= 0)
+			continue;
+		/* Too many matches to remember: search directly. */
+		for (k = 0; k < MAX_OCCURRENCES &&
+		     rx_find(c->rx, env, s, len, from, &a, &b) == 1 && b <= pos;
+		     k++) {
 			from = b > a ? b : a + 1;
-			if (words_between(s, b, pos) > c->window)
-				continue;
-			if (found_between(t->scope_end, env, s, len, b, pos))
-				continue;
-			if (level >= TRIAGE_URGENT &&
-			    found_between(
-			        t->scope_end_serious, env, s, len, b, pos))
-				continue;
-			if (found_between(c->stop, env, s, len, b, pos))
-				continue;
-			if (found_between(c->unless, env, s, len, 0, len))
-				continue;
-			return true;
+			if (cue_reaches(t, c, env, level, s, len, b, pos))
+				return true;
 		}
 	}
 	return false;
@@ -619,8 +646,10 @@ triage_assess(struct triage *t, struct rx_env *env, const char *norm,
 {
 	size_t i, j;
 
-	if (env == NULL)
+	if (env == NULL) {
 		env = t->env;
+		rx_env_begin(env, norm, len);
+	}
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < t->rule_count; i++) {
 		const struct rule *r = &t->rules[i];
