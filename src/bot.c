@@ -236,15 +236,6 @@ bot_answer(
 
 	n = intent_rank(
 	    bot->intents, bot->env, bot->norm, normlen, ranked, RANK_DEPTH);
-	/* "none" loses a tie: an in-scope reading is worth offering. */
-	if (n > 1 && ranked[0].score == ranked[1].score &&
-	    strcmp(intent_id(bot->intents, ranked[0].index), INTENT_NONE) ==
-	        0) {
-		struct intent_score t = ranked[0];
-
-		ranked[0] = ranked[1];
-		ranked[1] = t;
-	}
 	best = n > 0 ? ranked[0].score : 0;
 	if (n > 0 && best >= INTENT_MIN_CONFIDENCE &&
 	    strcmp(intent_id(bot->intents, ranked[0].index), INTENT_NONE)) {

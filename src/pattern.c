@@ -26,9 +26,10 @@
 
 struct rx {
 	pcre2_code *code;
-	char *src;     /* after macro expansion, for the prefilter */
-	size_t pf_id;  /* id in the prefilter, or PREFILTER_NONE */
-	unsigned refs; /* owners: patterns using it, and the lexicon cache */
+	char *src;      /* after macro expansion, for the prefilter */
+	size_t pf_id;   /* id in the prefilter, or PREFILTER_NONE */
+	unsigned refs;  /* owners: patterns using it, and the lexicon cache */
+	bool jit_tried; /* JIT compilation happens on first use */
 	/* The last search of a whole text begun with rx_env_begin(). */
 	const struct rx_env *memo_env;
 	uint32_t memo_gen;
@@ -157,8 +158,6 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 		*offset = erroff <= strlen(src) ? erroff : 0;
 		goto out;
 	}
-	/* JIT failure is not an error: the interpreter still works. */
-	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	rx = malloc(sizeof(*rx));
 	if (rx == NULL) {
 		snprintf(why, whysize, "out of memory");
@@ -218,6 +217,20 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		*start = rx->memo_start;
 		*end = rx->memo_end;
 		return rx->memo_rc;
+	}
+	/* Word lists: the prefilter's scan already has the answer. */
+	if (whole && env->pf != NULL && rx->pf_id != PREFILTER_NONE) {
+		rc = prefilter_exact(env->pf, rx->pf_id, start, end);
+		if (rc >= 0)
+			return rc;
+	}
+	if (!rx->jit_tried) {
+		/* Compiled to machine code the first time it must run: many
+		 * regexes are answered by the prefilter alone and never
+		 * need it.  A JIT failure is not an error: the interpreter
+		 * still works. */
+		rx->jit_tried = true;
+		(void)pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE);
 	}
 	rc = pcre2_match(
 	    rx->code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);

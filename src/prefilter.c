@@ -303,28 +303,265 @@ parse_alternation(struct parser *ps)
 	return all;
 }
 
+/* ------------------------------------------------ exact word lists
+ *
+ * Many patterns are just "one of these words or phrases, as whole words":
+ * \b(?:crack|cracks|pop(?:ping)?|lift\w*)\b.  For those the automaton can
+ * give the exact answer, not only "possible": enumerate the (small,
+ * finite) language, find occurrences, and check the word boundaries
+ * around them.  A word may end in \w* ("open": any rest of the word).
+ * Anything else makes the regex non-exact, and PCRE2 decides as usual. */
+
+#define MAX_WORDS    128 /* strings in one enumerated language */
+#define MAX_WORD_LEN 96
+
+struct word {
+	char s[MAX_WORD_LEN + 1];
+	size_t len;
+	bool open; /* ends with \w* */
+};
+
+struct wordset {
+	struct word *w;
+	size_t n;
+	bool ok;
+};
+
+static void
+ws_free(struct wordset *ws)
+{
+	free(ws->w);
+	ws->w = NULL;
+	ws->n = 0;
+}
+
+static struct wordset
+ws_single(void)
+{
+	struct wordset ws = {calloc(1, sizeof(struct word)), 1, true};
+
+	if (ws.w == NULL) {
+		ws.ok = false;
+		ws.n = 0;
+	}
+	return ws;
+}
+
+/* a := a followed by b (every pair). */
+static bool
+ws_concat(struct wordset *a, const struct wordset *b)
+{
+	struct word *out;
+	size_t i, j, k = 0;
+
+	if (a->n * b->n > MAX_WORDS)
+		return false;
+	out = malloc((a->n * b->n + 1) * sizeof(*out));
+	if (out == NULL)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		for (j = 0; j < b->n; j++) {
+			const struct word *x = &a->w[i], *y = &b->w[j];
+
+			if (x->open && (y->len > 0 || y->open)) {
+				free(out);
+				return false; /* \w* in the middle */
+			}
+			if (x->len + y->len > MAX_WORD_LEN) {
+				free(out);
+				return false;
+			}
+			memcpy(out[k].s, x->s, x->len);
+			memcpy(out[k].s + x->len, y->s, y->len);
+			out[k].len = x->len + y->len;
+			out[k].s[out[k].len] = '\0';
+			out[k].open = x->open || y->open;
+			k++;
+		}
+	}
+	free(a->w);
+	a->w = out;
+	a->n = k;
+	return true;
+}
+
+/* a := a or b. */
+static bool
+ws_union(struct wordset *a, const struct wordset *b)
+{
+	struct word *out;
+
+	if (a->n + b->n > MAX_WORDS)
+		return false;
+	out = realloc(a->w, (a->n + b->n + 1) * sizeof(*out));
+	if (out == NULL)
+		return false;
+	memcpy(out + a->n, b->w, b->n * sizeof(*out));
+	a->w = out;
+	a->n += b->n;
+	return true;
+}
+
+static struct wordset ws_alternation(struct parser *ps);
+
+static struct wordset
+ws_sequence(struct parser *ps)
+{
+	struct wordset acc = ws_single();
+
+	while (acc.ok && ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+		struct wordset atom = {0};
+		char c = *ps->p;
+
+		if (c == '\\' && ps->p + 2 <= ps->end && ps->p[1] == 'w' &&
+		    ps->p + 2 < ps->end && ps->p[2] == '*') {
+			atom = ws_single();
+			if (atom.ok)
+				atom.w[0].open = true;
+			ps->p += 3;
+		} else if (c == '(' && ps->p + 2 < ps->end && ps->p[1] == '?' &&
+		    ps->p[2] == ':') {
+			ps->p += 3;
+			atom = ws_alternation(ps);
+			if (ps->p >= ps->end || *ps->p != ')')
+				atom.ok = false;
+			else
+				ps->p++;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == ' ') {
+			atom = ws_single();
+			if (atom.ok) {
+				atom.w[0].s[0] = c;
+				atom.w[0].s[1] = '\0';
+				atom.w[0].len = 1;
+			}
+			ps->p++;
+		} else {
+			atom.ok = false;
+		}
+		if (atom.ok && ps->p < ps->end && *ps->p == '?') {
+			struct wordset empty = ws_single();
+
+			ps->p++;
+			if (ps->p < ps->end && (*ps->p == '?' || *ps->p == '+'))
+				atom.ok = false; /* lazy/possessive: keep out */
+			else
+				atom.ok = empty.ok && ws_union(&atom, &empty);
+			free(empty.w);
+		} else if (ps->p < ps->end &&
+		    (*ps->p == '*' || *ps->p == '+' || *ps->p == '{')) {
+			atom.ok = false;
+		}
+		if (!atom.ok || !ws_concat(&acc, &atom))
+			acc.ok = false;
+		ws_free(&atom);
+	}
+	if (!acc.ok)
+		ws_free(&acc);
+	return acc;
+}
+
+static struct wordset
+ws_alternation(struct parser *ps)
+{
+	struct wordset all = ws_sequence(ps);
+
+	while (all.ok && ps->p < ps->end && *ps->p == '|') {
+		struct wordset branch;
+
+		ps->p++;
+		branch = ws_sequence(ps);
+		if (!branch.ok || !ws_union(&all, &branch))
+			all.ok = false;
+		ws_free(&branch);
+	}
+	if (!all.ok)
+		ws_free(&all);
+	return all;
+}
+
+static bool
+is_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Parse "\b BODY \b" (either \b optional) into an exact word set. */
+static bool
+exact_words(
+    const char *src, struct wordset *ws, bool *need_start, bool *need_end)
+{
+	size_t len = strlen(src), i;
+	struct parser ps;
+
+	*need_start = len >= 2 && src[0] == '\\' && src[1] == 'b';
+	*need_end = len >= 2 && src[len - 2] == '\\' && src[len - 1] == 'b' &&
+	    (len < 3 || src[len - 3] != '\\');
+	ps.p = src + (*need_start ? 2 : 0);
+	ps.end = src + len - (*need_end ? 2 : 0);
+	ps.failed = false;
+	if (ps.p > ps.end)
+		return false;
+	*ws = ws_alternation(&ps);
+	if (!ws->ok || ps.p != ps.end || ws->n == 0) {
+		ws_free(ws);
+		return false;
+	}
+	for (i = 0; i < ws->n; i++) {
+		const struct word *w = &ws->w[i];
+
+		/* Whole-word strings only: boundaries are then simple. */
+		if (w->len == 0 || !is_word_char(w->s[0]) ||
+		    (!w->open && !is_word_char(w->s[w->len - 1]))) {
+			ws_free(ws);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------ automaton */
+
+struct exact_ref {
+	size_t regex; /* an exact regex with this literal as a word */
+	bool open;    /* the word ends in \w* */
+};
 
 struct literal {
 	size_t *regexes; /* ids of regexes that need this literal */
 	size_t count;
 	uint32_t seen; /* scan generation it was last marked in */
+	struct exact_ref *exact;
+	size_t exact_count;
+};
+
+/* What an exact regex found in the last scanned text. */
+struct exact_hit {
+	uint32_t gen; /* == generation when it matched */
+	size_t start, end;
 };
 
 struct prefilter {
 	/* Registered regexes: their literal ids, or always-run. */
 	struct litset *sets;
 	bool *always;
-	uint32_t *possible; /* generation stamp per regex */
+	struct wordset *words;  /* exact regexes: their language */
+	unsigned char *bounds;  /* bit 0: \b before, bit 1: \b after */
+	struct exact_hit *hits; /* per regex */
+	uint32_t *possible;     /* generation stamp per regex */
 	size_t regex_count, regex_cap;
 	/* Distinct literals and the automaton over them. */
 	char **lits;
 	struct literal *lit;
 	size_t lit_count, lit_cap;
-	uint32_t (*next)[ALPHABET]; /* state x class -> state */
-	int32_t *out;               /* literal ending here, or -1 */
-	uint32_t *dict;             /* next state on the suffix chain with
-	                               an output, 0 for none */
+	/* state x class -> state, ALPHABET entries a row: 16-bit entries
+	 * when the automaton has few enough states, else 32-bit. */
+	uint16_t *next16;
+	uint32_t *next32;
+	int32_t *out;   /* literal ending here, or -1 */
+	uint32_t *dict; /* next state on the suffix chain with
+	                   an output, 0 for none */
 	size_t state_count;
 	uint32_t generation;
 	bool built;
@@ -361,18 +598,25 @@ prefilter_free(struct prefilter *pf)
 
 	if (pf == NULL)
 		return;
-	for (i = 0; i < pf->regex_count; i++)
+	for (i = 0; i < pf->regex_count; i++) {
 		set_free(&pf->sets[i]);
+		ws_free(&pf->words[i]);
+	}
 	free(pf->sets);
 	free(pf->always);
+	free(pf->words);
+	free(pf->bounds);
+	free(pf->hits);
 	free(pf->possible);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
 		free(pf->lit[i].regexes);
+		free(pf->lit[i].exact);
 	}
 	free(pf->lits);
 	free(pf->lit);
-	free(pf->next);
+	free(pf->next16);
+	free(pf->next32);
 	free(pf->out);
 	free(pf->dict);
 	free(pf);
@@ -382,13 +626,17 @@ size_t
 prefilter_add(struct prefilter *pf, const char *src)
 {
 	struct parser ps = {src, src + strlen(src), false};
-	struct litset ls;
+	struct wordset ws = {0};
+	struct litset ls = {0};
+	bool before, after;
 	size_t id;
 
 	if (pf->regex_count == pf->regex_cap) {
 		size_t ncap = pf->regex_cap == 0 ? 256 : pf->regex_cap * 2;
 		struct litset *ns = realloc(pf->sets, ncap * sizeof(*ns));
 		bool *na;
+		struct wordset *nw;
+		unsigned char *nb;
 
 		if (ns == NULL)
 			return PREFILTER_NONE;
@@ -397,14 +645,27 @@ prefilter_add(struct prefilter *pf, const char *src)
 		if (na == NULL)
 			return PREFILTER_NONE;
 		pf->always = na;
+		nw = realloc(pf->words, ncap * sizeof(*nw));
+		if (nw == NULL)
+			return PREFILTER_NONE;
+		pf->words = nw;
+		nb = realloc(pf->bounds, ncap * sizeof(*nb));
+		if (nb == NULL)
+			return PREFILTER_NONE;
+		pf->bounds = nb;
 		pf->regex_cap = ncap;
 	}
-	ls = parse_alternation(&ps);
-	if (ps.failed || ps.p != ps.end || set_shortest(&ls) == 0)
-		set_free(&ls);
+	if (!exact_words(src, &ws, &before, &after)) {
+		memset(&ws, 0, sizeof(ws));
+		ls = parse_alternation(&ps);
+		if (ps.failed || ps.p != ps.end || set_shortest(&ls) == 0)
+			set_free(&ls);
+	}
 	id = pf->regex_count++;
 	pf->sets[id] = ls;
-	pf->always[id] = !ls.known;
+	pf->words[id] = ws;
+	pf->bounds[id] = (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
+	pf->always[id] = !ls.known && !ws.ok;
 	pf->built = false;
 	return id;
 }
@@ -421,17 +682,51 @@ hash_str(const char *s)
 	return h;
 }
 
+/* The index of literal 's' (added when new) through the hash index. */
+static long
+intern(struct prefilter *pf, long *index, size_t size, const char *s)
+{
+	size_t h;
+
+	for (h = hash_str(s) & (size - 1);
+	     index[h] >= 0 && strcmp(pf->lits[index[h]], s) != 0;
+	     h = (h + 1) & (size - 1))
+		;
+	if (index[h] >= 0)
+		return index[h];
+	if (pf->lit_count == pf->lit_cap) {
+		size_t ncap = pf->lit_cap == 0 ? 256 : pf->lit_cap * 2;
+		char **nl = realloc(pf->lits, ncap * sizeof(*nl));
+		struct literal *nli;
+
+		if (nl == NULL)
+			return -1;
+		pf->lits = nl;
+		nli = realloc(pf->lit, ncap * sizeof(*nli));
+		if (nli == NULL)
+			return -1;
+		pf->lit = nli;
+		pf->lit_cap = ncap;
+	}
+	pf->lits[pf->lit_count] = strdup(s);
+	if (pf->lits[pf->lit_count] == NULL)
+		return -1;
+	memset(&pf->lit[pf->lit_count], 0, sizeof(struct literal));
+	index[h] = (long)pf->lit_count;
+	return (long)pf->lit_count++;
+}
+
 /* Intern the literals (through a temporary hash index) and note which
- * regexes need each. */
+ * regexes need each, or use it as one of their exact words. */
 static int
 collect_literals(struct prefilter *pf)
 {
-	size_t r, i, mentions = 0, size = 64, h;
-	long *index;
+	size_t r, i, mentions = 0, size = 64;
+	long *index, at;
 	int rc = -1;
 
 	for (r = 0; r < pf->regex_count; r++)
-		mentions += pf->sets[r].n;
+		mentions += pf->sets[r].n + pf->words[r].n;
 	while (size < mentions * 2)
 		size *= 2;
 	index = malloc(size * sizeof(*index));
@@ -441,41 +736,13 @@ collect_literals(struct prefilter *pf)
 		index[i] = -1;
 	for (r = 0; r < pf->regex_count; r++) {
 		for (i = 0; i < pf->sets[r].n; i++) {
-			const char *s = pf->sets[r].s[i];
 			struct literal *l;
 			size_t *nr;
 
-			for (h = hash_str(s) & (size - 1); index[h] >= 0 &&
-			     strcmp(pf->lits[index[h]], s) != 0;
-			     h = (h + 1) & (size - 1))
-				;
-			if (index[h] < 0) {
-				if (pf->lit_count == pf->lit_cap) {
-					size_t ncap = pf->lit_cap == 0
-					    ? 256
-					    : pf->lit_cap * 2;
-					char **nl = realloc(
-					    pf->lits, ncap * sizeof(*nl));
-					struct literal *nli;
-
-					if (nl == NULL)
-						goto out;
-					pf->lits = nl;
-					nli = realloc(
-					    pf->lit, ncap * sizeof(*nli));
-					if (nli == NULL)
-						goto out;
-					pf->lit = nli;
-					pf->lit_cap = ncap;
-				}
-				pf->lits[pf->lit_count] = strdup(s);
-				if (pf->lits[pf->lit_count] == NULL)
-					goto out;
-				memset(&pf->lit[pf->lit_count], 0,
-				    sizeof(struct literal));
-				index[h] = (long)pf->lit_count++;
-			}
-			l = &pf->lit[index[h]];
+			at = intern(pf, index, size, pf->sets[r].s[i]);
+			if (at < 0)
+				goto out;
+			l = &pf->lit[at];
 			if (l->count > 0 && l->regexes[l->count - 1] == r)
 				continue;
 			nr = realloc(l->regexes, (l->count + 1) * sizeof(*nr));
@@ -484,6 +751,23 @@ collect_literals(struct prefilter *pf)
 			l->regexes = nr;
 			l->regexes[l->count++] = r;
 		}
+		for (i = 0; i < pf->words[r].n; i++) {
+			struct literal *l;
+			struct exact_ref *ne;
+
+			at = intern(pf, index, size, pf->words[r].w[i].s);
+			if (at < 0)
+				goto out;
+			l = &pf->lit[at];
+			ne = realloc(
+			    l->exact, (l->exact_count + 1) * sizeof(*ne));
+			if (ne == NULL)
+				goto out;
+			l->exact = ne;
+			l->exact[l->exact_count].regex = r;
+			l->exact[l->exact_count].open = pf->words[r].w[i].open;
+			l->exact_count++;
+		}
 	}
 	rc = 0;
 out:
@@ -491,33 +775,88 @@ out:
 	return rc;
 }
 
+static uint32_t
+next_state(const struct prefilter *pf, size_t s, unsigned c)
+{
+	return pf->next16 != NULL ? pf->next16[s * ALPHABET + c]
+	                          : pf->next32[s * ALPHABET + c];
+}
+
+static void
+set_next(struct prefilter *pf, size_t s, unsigned c, uint32_t v)
+{
+	if (pf->next16 != NULL)
+		pf->next16[s * ALPHABET + c] = (uint16_t)v;
+	else
+		pf->next32[s * ALPHABET + c] = v;
+}
+
+static int
+compare_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* States the trie of the literals needs: one per distinct prefix. */
+static size_t
+trie_size(const struct prefilter *pf)
+{
+	char **sorted = malloc((pf->lit_count + 1) * sizeof(*sorted));
+	size_t n = 1, i;
+
+	if (sorted == NULL)
+		return SIZE_MAX;
+	memcpy(sorted, pf->lits, pf->lit_count * sizeof(*sorted));
+	qsort(sorted, pf->lit_count, sizeof(*sorted), compare_str);
+	for (i = 0; i < pf->lit_count; i++) {
+		size_t lcp = 0;
+
+		if (i > 0)
+			while (sorted[i][lcp] != '\0' &&
+			    sorted[i][lcp] == sorted[i - 1][lcp])
+				lcp++;
+		n += strlen(sorted[i]) - lcp;
+	}
+	free(sorted);
+	return n;
+}
+
 int
 prefilter_build(struct prefilter *pf)
 {
-	size_t total = 1, i, s, head, tail;
+	size_t total, i, s, head, tail;
 	uint32_t *fail = NULL, *queue = NULL;
 	int rc = -1;
 
-	free(pf->next);
+	free(pf->next16);
+	free(pf->next32);
 	free(pf->out);
 	free(pf->dict);
 	free(pf->possible);
-	pf->next = NULL;
+	free(pf->hits);
+	pf->next16 = NULL;
+	pf->next32 = NULL;
 	pf->out = NULL;
 	pf->dict = NULL;
 	pf->built = false;
 	pf->possible = calloc(pf->regex_count + 1, sizeof(*pf->possible));
-	if (pf->possible == NULL || collect_literals(pf) == -1)
+	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
+	if (pf->possible == NULL || pf->hits == NULL ||
+	    collect_literals(pf) == -1)
 		goto out;
-	for (i = 0; i < pf->lit_count; i++)
-		total += strlen(pf->lits[i]);
-	pf->next = calloc(total, sizeof(*pf->next));
+	total = trie_size(pf);
+	if (total == SIZE_MAX || total > UINT32_MAX / ALPHABET)
+		goto out;
+	if (total <= UINT16_MAX)
+		pf->next16 = calloc(total * ALPHABET, sizeof(uint16_t));
+	else
+		pf->next32 = calloc(total * ALPHABET, sizeof(uint32_t));
 	pf->out = malloc(total * sizeof(*pf->out));
 	pf->dict = calloc(total, sizeof(*pf->dict));
 	fail = calloc(total, sizeof(*fail));
 	queue = malloc(total * sizeof(*queue));
-	if (pf->next == NULL || pf->out == NULL || pf->dict == NULL ||
-	    fail == NULL || queue == NULL)
+	if ((pf->next16 == NULL && pf->next32 == NULL) || pf->out == NULL ||
+	    pf->dict == NULL || fail == NULL || queue == NULL)
 		goto out;
 	/* The trie: state 0 is the root; 0 in 'next' means "no edge yet"
 	 * (no edge ever leads back to the root while building). */
@@ -529,11 +868,11 @@ prefilter_build(struct prefilter *pf)
 		for (s = 0; *p != '\0'; p++) {
 			unsigned c = byte_class(*p);
 
-			if (pf->next[s][c] == 0) {
+			if (next_state(pf, s, c) == 0) {
 				pf->out[pf->state_count] = -1;
-				pf->next[s][c] = (uint32_t)pf->state_count++;
+				set_next(pf, s, c, (uint32_t)pf->state_count++);
 			}
-			s = pf->next[s][c];
+			s = next_state(pf, s, c);
 		}
 		pf->out[s] = (int32_t)i;
 	}
@@ -541,8 +880,8 @@ prefilter_build(struct prefilter *pf)
 	 * edges filled in from the failure state (a full DFA). */
 	head = tail = 0;
 	for (i = 0; i < ALPHABET; i++) {
-		if (pf->next[0][i] != 0)
-			queue[tail++] = pf->next[0][i];
+		if (next_state(pf, 0, (unsigned)i) != 0)
+			queue[tail++] = next_state(pf, 0, (unsigned)i);
 	}
 	while (head < tail) {
 		uint32_t u = queue[head++];
@@ -550,13 +889,14 @@ prefilter_build(struct prefilter *pf)
 		pf->dict[u] =
 		    pf->out[fail[u]] >= 0 ? fail[u] : pf->dict[fail[u]];
 		for (i = 0; i < ALPHABET; i++) {
-			uint32_t v = pf->next[u][i];
+			uint32_t v = next_state(pf, u, (unsigned)i);
 
 			if (v != 0) {
-				fail[v] = pf->next[fail[u]][i];
+				fail[v] = next_state(pf, fail[u], (unsigned)i);
 				queue[tail++] = v;
 			} else {
-				pf->next[u][i] = pf->next[fail[u]][i];
+				set_next(pf, u, (unsigned)i,
+				    next_state(pf, fail[u], (unsigned)i));
 			}
 		}
 	}
@@ -568,17 +908,49 @@ out:
 	return rc;
 }
 
+/* Literal 'lit' ends at text[end - 1]: mark the regexes that need it,
+ * and record exact matches whose word boundaries hold. */
 static void
-mark_literal(struct prefilter *pf, int32_t lit)
+mark_literal(
+    struct prefilter *pf, int32_t lit, const char *text, size_t len, size_t end)
 {
 	struct literal *l = &pf->lit[lit];
-	size_t i;
+	size_t i, start = end - strlen(pf->lits[lit]);
+	bool start_ok = start == 0 || !is_word_char(text[start - 1]);
+	bool end_ok = end == len || !is_word_char(text[end]);
+	size_t word_end = end;
 
-	if (l->seen == pf->generation)
-		return;
-	l->seen = pf->generation;
-	for (i = 0; i < l->count; i++)
-		pf->possible[l->regexes[i]] = pf->generation;
+	if (l->seen != pf->generation) {
+		l->seen = pf->generation;
+		for (i = 0; i < l->count; i++)
+			pf->possible[l->regexes[i]] = pf->generation;
+	}
+	for (i = 0; i < l->exact_count; i++) {
+		const struct exact_ref *e = &l->exact[i];
+		unsigned char b = pf->bounds[e->regex];
+		struct exact_hit *h = &pf->hits[e->regex];
+		size_t stop = end;
+
+		if ((b & 1) && !start_ok)
+			continue;
+		if (e->open) {
+			/* \w* runs to the end of the word. */
+			if (word_end == end)
+				while (word_end < len &&
+				    is_word_char(text[word_end]))
+					word_end++;
+			stop = word_end;
+		} else if ((b & 2) && !end_ok) {
+			continue;
+		}
+		pf->possible[e->regex] = pf->generation;
+		if (h->gen != pf->generation || start < h->start ||
+		    (start == h->start && stop < h->end)) {
+			h->gen = pf->generation;
+			h->start = start;
+			h->end = stop;
+		}
+	}
 }
 
 void
@@ -593,6 +965,8 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
 		memset(pf->possible, 0, pf->regex_count * sizeof(uint32_t));
+		for (i = 0; i < pf->regex_count; i++)
+			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
 			pf->lit[i].seen = 0;
 		pf->generation = 1;
@@ -600,12 +974,25 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	for (i = 0; i < len; i++) {
 		uint32_t t;
 
-		s = pf->next[s][byte_class(p[i])];
+		s = next_state(pf, s, byte_class(p[i]));
 		for (t = s; t != 0; t = pf->dict[t]) {
 			if (pf->out[t] >= 0)
-				mark_literal(pf, pf->out[t]);
+				mark_literal(pf, pf->out[t], text, len, i + 1);
 		}
 	}
+}
+
+int
+prefilter_exact(
+    const struct prefilter *pf, size_t id, size_t *start, size_t *end)
+{
+	if (!pf->built || id >= pf->regex_count || !pf->words[id].ok)
+		return -1;
+	if (pf->hits[id].gen != pf->generation)
+		return 0;
+	*start = pf->hits[id].start;
+	*end = pf->hits[id].end;
+	return 1;
 }
 
 bool
@@ -618,14 +1005,17 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 
 void
 prefilter_stats(const struct prefilter *pf, size_t *regexes, size_t *unfiltered,
-    size_t *literals, size_t *states)
+    size_t *exact, size_t *literals, size_t *states)
 {
-	size_t i, n = 0;
+	size_t i, n = 0, x = 0;
 
-	for (i = 0; i < pf->regex_count; i++)
+	for (i = 0; i < pf->regex_count; i++) {
 		n += pf->always[i];
+		x += pf->words[i].ok;
+	}
 	*regexes = pf->regex_count;
 	*unfiltered = n;
+	*exact = x;
 	*literals = pf->lit_count;
 	*states = pf->state_count;
 }

@@ -5,9 +5,12 @@
  * one ("crack", "pop" and "click" for \b(?:crack|pop|click)\w*).  All
  * literals go into one Aho-Corasick automaton; scanning a message once
  * marks the regexes whose literals occur, and only those need to run.
- * Regexes it cannot analyse (back-references, inline options...) are
- * always marked.  The answer is never wrong, only sometimes unhelpful:
- * "possible" may still fail to match, "impossible" never could.
+ * Regexes that are only a list of whole words or phrases are answered
+ * exactly by the automaton, with the word boundaries checked, so they
+ * never need to run at all.  Regexes it cannot analyse (back-references,
+ * inline options...) are always marked.  The answer is never wrong, only
+ * sometimes unhelpful: "possible" may still fail to match, "impossible" never
+ * could.
  */
 #ifndef BACKBOT_PREFILTER_H
 #define BACKBOT_PREFILTER_H
@@ -37,9 +40,15 @@ void prefilter_scan(struct prefilter *pf, const char *text, size_t len);
 /* Could regex 'id' match the last scanned message? */
 bool prefilter_possible(const struct prefilter *pf, size_t id);
 
-/* Counts for reports: regexes registered, of them always run, literals,
- * automaton states. */
+/* For an exact regex (a list of whole words or phrases, which the
+ * automaton answers alone): 1 with the leftmost match in the last scanned
+ * text, 0 for no match.  -1 when regex 'id' is not exact. */
+int prefilter_exact(
+    const struct prefilter *pf, size_t id, size_t *start, size_t *end);
+
+/* Counts for reports: regexes registered, of them always run, of them
+ * answered exactly, literals, automaton states. */
 void prefilter_stats(const struct prefilter *pf, size_t *regexes,
-    size_t *unfiltered, size_t *literals, size_t *states);
+    size_t *unfiltered, size_t *exact, size_t *literals, size_t *states);
 
 #endif

@@ -143,8 +143,10 @@ static void
 add_mark(struct norm *n, char mark)
 {
 	flush_word(n);
-	/* A full stop outranks a comma; repeated marks collapse. */
-	if (n->pending == 0 || mark == '.')
+	/* A question mark outranks a full stop, which outranks a comma;
+	 * repeated marks collapse ("?!" is "?"). */
+	if (n->pending == 0 || mark == '?' ||
+	    (mark == '.' && n->pending == ','))
 		n->pending = mark;
 }
 
@@ -174,8 +176,9 @@ text_normalise(const char *in, size_t len, char *out, size_t outsize,
 		} else if (c == '&' && n.wlen > 0 && i + 1 < len &&
 		    ((p[i + 1] | 0x20) >= 'a' && (p[i + 1] | 0x20) <= 'z')) {
 			/* a&e -> ae */
-		} else if (c == '.' || c == '!' || c == '?' || c == ';' ||
-		    c == ':') {
+		} else if (c == '?') {
+			add_mark(&n, '?');
+		} else if (c == '.' || c == '!' || c == ';' || c == ':') {
 			add_mark(&n, '.');
 		} else if (c == ',') {
 			add_mark(&n, ',');
@@ -201,6 +204,11 @@ text_normalise(const char *in, size_t len, char *out, size_t outsize,
 		}
 	}
 	flush_word(&n);
+	/* A final question mark tells a question from a statement. */
+	if (n.pending == '?' && n.len > 0) {
+		emit_separator(&n);
+		emit(&n, "?", 1);
+	}
 	n.out[n.len] = '\0';
 	return n.len;
 }

@@ -3,8 +3,10 @@
  * Normalising once, before any pattern runs, lets patterns stay simple:
  * lower case ASCII, apostrophes dropped ("can't" -> "cant"), curly quotes
  * and dashes folded, other punctuation turned into spaces, sentence marks
- * kept as their own "." or "," token (triage uses them to end a negation's
- * scope), runs of three or more equal letters cut to two ("sooo" -> "soo"),
+ * kept as their own "?", "." or "," token (triage uses them to end a
+ * negation's scope; a question mark, kept even at the end, tells questions
+ * from statements), runs of three or more equal letters cut to two
+ * ("sooo" -> "soo"),
  * and misspellings fixed word by word through the lexicon.
  */
 #ifndef BACKBOT_TEXT_H

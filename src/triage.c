@@ -581,8 +581,8 @@ discounted(const struct triage *t, struct rx_env *env, enum triage_level level,
 		n = rx_spans(c->rx, env, s, len, &sp);
 		for (k = 0; k < n && sp[k].end <= pos; k++) {
 			if (sp[k].start >= from &&
-			    cue_reaches(t, c, env, level, s, len, sp[k].end,
-			        pos))
+			    cue_reaches(
+			        t, c, env, level, s, len, sp[k].end, pos))
 				return true;
 		}
 		if (n >= 0)

@@ -29,7 +29,7 @@ normalise_keeps_sentence_marks_as_tokens(void **state)
 	(void)state;
 	norm_is("No tingling, but I wet myself!! Help?",
 	    "no tingling , but i "
-	    "wet myself . help",
+	    "wet myself . help ?",
 	    NULL);
 	norm_is("...hello", "hello", NULL);
 }
