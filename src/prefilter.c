@@ -487,6 +487,25 @@ is_word_char(char c)
 	    (c >= '0' && c <= '9') || c == '_';
 }
 
+/* Is there a '|' outside every group in p[..end)? */
+static bool
+has_top_level_bar(const char *p, const char *end)
+{
+	int depth = 0;
+
+	for (; p < end; p++) {
+		if (*p == '\\' && p + 1 < end)
+			p++;
+		else if (*p == '(')
+			depth++;
+		else if (*p == ')')
+			depth--;
+		else if (*p == '|' && depth == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Parse "\b BODY \b" (either \b optional) into an exact word set. */
 static bool
 exact_words(
@@ -502,6 +521,10 @@ exact_words(
 	ps.end = src + len - (*need_end ? 2 : 0);
 	ps.failed = false;
 	if (ps.p > ps.end)
+		return false;
+	/* "\\ba|b\\b" binds the \\b to the first and last branch only:
+	 * keep out bars outside a group when there is a boundary. */
+	if ((*need_start || *need_end) && has_top_level_bar(ps.p, ps.end))
 		return false;
 	*ws = ws_alternation(&ps);
 	if (!ws->ok || ps.p != ps.end || ws->n == 0) {
