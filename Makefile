@@ -9,7 +9,10 @@ DEBS = build-essential pkg-config libpcre2-dev libcjson-dev \
        libcurl4-openssl-dev libcmocka-dev libedit-dev \
        python3 python3-jsonschema python3-yaml
 
-PKGS     = libpcre2-8 libcjson libcurl libedit
+PKGS     = libpcre2-8 libcjson libedit
+# libcurl is loaded at run time by the Matrix front end (src/http.c):
+# only its headers are needed at build time.
+CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -pedantic -Wall -Wextra -Werror -Wshadow -Wvla \
            -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
@@ -26,8 +29,9 @@ else
 B       ?= build/release
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) cmocka 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) cmocka 2>/dev/null) \
+             $(CURL_CFLAGS)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIBSRC  = $(filter-out src/main.c,$(wildcard src/*.c))

@@ -7,13 +7,99 @@
  * http when asked: the loopback test homeserver speaks plain http).  The
  * access token travels in a header that is built per request and wiped
  * afterwards; CURLOPT_VERBOSE is never set, so it cannot reach a log.
+ *
+ * libcurl is loaded with dlopen() by http_global_init(), only when the
+ * Matrix front end starts: linking it (with TLS and the rest of its
+ * dependencies) would cost every terminal run several megabytes and
+ * milliseconds for a library it never uses.  The table of entry points
+ * is the one process-wide state here, like libcurl's own global init.
  */
 #include "http.h"
 
 #include <ctype.h>
+#define CURL_DISABLE_TYPECHECK /* setopt goes through a function pointer */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define LIBCURL_SONAME "libcurl.so.4"
+
+/* The libcurl functions this file uses, resolved at run time. */
+static struct {
+	CURLcode (*global_init)(long);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_reset)(CURL *);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	void *handle; /* from dlopen(), NULL until loaded */
+} libcurl;
+
+/* curl.h may define some of these names as macros itself. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init    (*libcurl.global_init)
+#define curl_global_cleanup (*libcurl.global_cleanup)
+#define curl_easy_init      (*libcurl.easy_init)
+#define curl_easy_setopt    (*libcurl.easy_setopt)
+#define curl_easy_perform   (*libcurl.easy_perform)
+#define curl_easy_getinfo   (*libcurl.easy_getinfo)
+#define curl_easy_reset     (*libcurl.easy_reset)
+#define curl_easy_cleanup   (*libcurl.easy_cleanup)
+#define curl_easy_strerror  (*libcurl.easy_strerror)
+#define curl_slist_append   (*libcurl.slist_append)
+#define curl_slist_free_all (*libcurl.slist_free_all)
+
+/* dlsym() returns an object pointer; POSIX guarantees it converts to a
+ * function pointer, which ISO C alone does not: copy the bits. */
+static int
+resolve(void *fn_slot, size_t size, const char *name)
+{
+	void *sym = dlsym(libcurl.handle, name);
+
+	if (sym == NULL || size != sizeof(sym))
+		return -1;
+	memcpy(fn_slot, &sym, size);
+	return 0;
+}
+
+#define RESOLVE(field, name)                                                   \
+	resolve(&libcurl.field, sizeof(libcurl.field), name)
+
+static int
+load_libcurl(void)
+{
+	int rc = 0;
+
+	if (libcurl.handle != NULL)
+		return 0;
+	libcurl.handle = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (libcurl.handle == NULL)
+		return -1;
+	rc |= RESOLVE(global_init, "curl_global_init");
+	rc |= RESOLVE(global_cleanup, "curl_global_cleanup");
+	rc |= RESOLVE(easy_init, "curl_easy_init");
+	rc |= RESOLVE(easy_setopt, "curl_easy_setopt");
+	rc |= RESOLVE(easy_perform, "curl_easy_perform");
+	rc |= RESOLVE(easy_getinfo, "curl_easy_getinfo");
+	rc |= RESOLVE(easy_reset, "curl_easy_reset");
+	rc |= RESOLVE(easy_cleanup, "curl_easy_cleanup");
+	rc |= RESOLVE(easy_strerror, "curl_easy_strerror");
+	rc |= RESOLVE(slist_append, "curl_slist_append");
+	rc |= RESOLVE(slist_free_all, "curl_slist_free_all");
+	if (rc != 0) {
+		dlclose(libcurl.handle);
+		libcurl.handle = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 #include "buf.h"
 #include "diag.h"
@@ -41,13 +127,19 @@ struct transfer {
 int
 http_global_init(void)
 {
+	if (load_libcurl() == -1)
+		return -1;
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
 void
 http_global_cleanup(void)
 {
+	if (libcurl.handle == NULL)
+		return;
 	curl_global_cleanup();
+	dlclose(libcurl.handle);
+	libcurl.handle = NULL;
 }
 
 int
@@ -414,6 +506,10 @@ http_curl_new(const struct http_curl_options *opts, struct diag *d)
 {
 	struct http_curl *hc;
 
+	if (libcurl.handle == NULL) {
+		diag_add(d, "http: libcurl is not loaded (http_global_init)");
+		return NULL;
+	}
 	hc = calloc(1, sizeof(*hc));
 	if (hc == NULL) {
 		diag_add(d, "http: out of memory");

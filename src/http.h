@@ -65,7 +65,9 @@ struct http_curl_options {
 	const volatile sig_atomic_t *abort_flag;
 };
 
-/* Call once from main before any other http_ function; 0 or -1. */
+/* Call once from main before any other http_ function: loads libcurl
+ * (dlopen) and initialises it.  0, or -1 when libcurl cannot be loaded
+ * or initialised. */
 int http_global_init(void);
 
 /* Matching cleanup, at exit. */

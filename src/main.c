@@ -49,8 +49,12 @@ run(struct bot *bot, const struct cli_options *o, struct diag *d)
 	case CLI_DOCTOR:
 		return repl_doctor(bot, stdin, stdout, &ro);
 	case CLI_MATRIX:
-		if (http_global_init() != 0)
+		if (http_global_init() != 0) {
+			fprintf(stderr,
+			    "backbot: cannot load libcurl "
+			    "(libcurl.so.4; Debian package libcurl4)\n");
 			return EXIT_NETWORK;
+		}
 		status = matrix_run(bot, &mo, d);
 		http_global_cleanup();
 		return status;

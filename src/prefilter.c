@@ -654,6 +654,8 @@ prefilter_add(struct prefilter *pf, const char *src)
 	bool before, after;
 	size_t id;
 
+	if (pf->built)
+		return PREFILTER_NONE; /* too late: it will simply always run */
 	if (pf->regex_count == pf->regex_cap) {
 		size_t ncap = pf->regex_cap == 0 ? 256 : pf->regex_cap * 2;
 		struct litset *ns = realloc(pf->sets, ncap * sizeof(*ns));
@@ -925,6 +927,12 @@ prefilter_build(struct prefilter *pf)
 	}
 	pf->built = true;
 	rc = 0;
+	/* The automaton holds everything now: drop the literal sets (they
+	 * can be large), keeping only which regexes are exact. */
+	for (i = 0; i < pf->regex_count; i++) {
+		set_free(&pf->sets[i]);
+		ws_free(&pf->words[i]);
+	}
 out:
 	free(fail);
 	free(queue);

@@ -27,11 +27,13 @@ struct prefilter *prefilter_new(void);
 void prefilter_free(struct prefilter *pf); /* NULL is a no-op */
 
 /* Register the (macro-expanded) regex source 'src'; returns its id, or
- * PREFILTER_NONE when out of memory (the regex then always runs). */
+ * PREFILTER_NONE when out of memory or called after prefilter_build()
+ * (the regex then always runs). */
 size_t prefilter_add(struct prefilter *pf, const char *src);
 
-/* Build the automaton after the last prefilter_add().  Returns 0 or -1
- * (out of memory: every regex is then reported possible). */
+/* Build the automaton after the last prefilter_add(); call it once.
+ * Returns 0 or -1 (out of memory: every regex is then reported
+ * possible). */
 int prefilter_build(struct prefilter *pf);
 
 /* Scan one message; afterwards prefilter_possible() answers for it. */
