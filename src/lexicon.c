@@ -284,6 +284,13 @@ is_name_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/* The expansion of macro 'e', computed once and kept in the cache under
+ * "{name}" (a name cannot otherwise be a cache key: keys are regexes,
+ * where a braced lower-case name has already been expanded). */
+static const char *expanded_macro(const struct lexicon *lex,
+    const struct entry *e, int depth, char *why, size_t whysize,
+    size_t *offset);
+
 static int
 expand(const struct lexicon *lex, const char *src, struct buf *out, int depth,
     char *why, size_t whysize, size_t *offset)
@@ -297,16 +304,24 @@ expand(const struct lexicon *lex, const char *src, struct buf *out, int depth,
 		return -1;
 	}
 	while (src[i] != '\0') {
-		size_t j = i + 1;
+		size_t j = i + 1, run = 0;
 		const struct entry *e;
+		const char *text;
 
-		if (src[i] == '\\' && src[i + 1] != '\0') {
-			if (buf_append(out, src + i, 2) == -1)
+		/* Copy plain text up to the next possible macro at once. */
+		while (src[i + run] != '\0' && src[i + run] != '{') {
+			if (src[i + run] == '\\' && src[i + run + 1] != '\0')
+				run++;
+			run++;
+		}
+		if (run > 0) {
+			if (buf_append(out, src + i, run) == -1)
 				goto full;
-			i += 2;
+			i += run;
 			continue;
 		}
-		if (src[i] != '{' || !(src[j] >= 'a' && src[j] <= 'z')) {
+		j = i + 1;
+		if (!(src[j] >= 'a' && src[j] <= 'z')) {
 			if (buf_append_char(out, src[i]) == -1)
 				goto full;
 			i++;
@@ -327,14 +342,14 @@ expand(const struct lexicon *lex, const char *src, struct buf *out, int depth,
 			*offset = i;
 			return -1;
 		}
-		if (buf_append_str(out, "(?:") == -1)
-			goto full;
-		if (expand(lex, e->value, out, depth + 1, why, whysize,
-		        offset) == -1) {
+		text = expanded_macro(lex, e, depth + 1, why, whysize, offset);
+		if (text == NULL) {
 			*offset = i;
 			return -1;
 		}
-		if (buf_append_char(out, ')') == -1)
+		if (buf_append_str(out, "(?:") == -1 ||
+		    buf_append_str(out, text) == -1 ||
+		    buf_append_char(out, ')') == -1)
 			goto full;
 		i = j + 1;
 	}
@@ -343,6 +358,43 @@ full:
 	snprintf(why, whysize, "pattern too long after expanding macros");
 	*offset = i;
 	return -1;
+}
+
+static void
+release_string(void *s)
+{
+	free(s);
+}
+
+static const char *
+expanded_macro(const struct lexicon *lex, const struct entry *e, int depth,
+    char *why, size_t whysize, size_t *offset)
+{
+	char key[LEXICON_MAX_WORD + 8];
+	const char *text;
+	struct buf b;
+
+	if (e->keylen + 3 <= sizeof(key)) {
+		snprintf(key, sizeof(key), "{%s}", e->key);
+		text = lexicon_cache_find(lex, key);
+		if (text != NULL)
+			return text;
+	} else {
+		snprintf(why, whysize, "word class name too long");
+		return NULL;
+	}
+	buf_init(&b, 1u << 20);
+	if (expand(lex, e->value, &b, depth, why, whysize, offset) == -1 ||
+	    buf_append(&b, "", 0) == -1) {
+		buf_free(&b);
+		return NULL;
+	}
+	if (key[0] != '\0' &&
+	    lexicon_cache_add(lex, key, b.data, release_string) == 0)
+		return b.data; /* owned by the cache now */
+	buf_free(&b);
+	snprintf(why, whysize, "out of memory");
+	return NULL;
 }
 
 int

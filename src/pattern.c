@@ -146,17 +146,23 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 			goto out;
 		}
 	}
-	code = pcre2_compile((PCRE2_SPTR)buf_str(&expanded), expanded.len,
-	    PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
-	if (code == NULL) {
-		PCRE2_UCHAR msg[256];
+	/* A plain word list is answered by the prefilter and is valid by
+	 * construction: compile it only if a search ever needs PCRE2. */
+	if (!prefilter_plain_words(buf_str(&expanded))) {
+		code =
+		    pcre2_compile((PCRE2_SPTR)buf_str(&expanded), expanded.len,
+		        PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
+		if (code == NULL) {
+			PCRE2_UCHAR msg[256];
 
-		pcre2_get_error_message(errcode, msg, sizeof(msg));
-		snprintf(why, whysize, "%s", (const char *)msg);
-		/* The offset is into the expanded text; it maps back to the
-		 * source only when no macro was expanded before it. */
-		*offset = erroff <= strlen(src) ? erroff : 0;
-		goto out;
+			pcre2_get_error_message(errcode, msg, sizeof(msg));
+			snprintf(why, whysize, "%s", (const char *)msg);
+			/* The offset is into the expanded text; it maps back to
+			 * the source only when no macro was expanded before it.
+			 */
+			*offset = erroff <= strlen(src) ? erroff : 0;
+			goto out;
+		}
 	}
 	rx = malloc(sizeof(*rx));
 	if (rx == NULL) {
@@ -195,6 +201,18 @@ rx_free(struct rx *rx)
 	free(rx);
 }
 
+/* Compile a regex whose compilation was put off (a plain word list). */
+static int
+compile_now(struct rx *rx)
+{
+	int errcode;
+	PCRE2_SIZE erroff;
+
+	rx->code = pcre2_compile((PCRE2_SPTR)rx->src, PCRE2_ZERO_TERMINATED,
+	    PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
+	return rx->code != NULL ? 0 : -1;
+}
+
 /* False when the prefilter rules 'rx' out for the current text. */
 static bool
 rx_possible(const struct rx *rx, const struct rx_env *env, const char *s)
@@ -224,6 +242,8 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		if (rc >= 0)
 			return rc;
 	}
+	if (rx->code == NULL && compile_now(rx) == -1)
+		return -1;
 	if (!rx->jit_tried) {
 		/* Compiled to machine code the first time it must run: many
 		 * regexes are answered by the prefilter alone and never

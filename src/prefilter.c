@@ -27,7 +27,7 @@
 struct litset {
 	bool known;
 	char **s;
-	size_t n;
+	size_t n, cap;
 };
 
 static void
@@ -40,29 +40,53 @@ set_free(struct litset *ls)
 	free(ls->s);
 	ls->s = NULL;
 	ls->n = 0;
+	ls->cap = 0;
 	ls->known = false;
 }
 
 static int
 set_add(struct litset *ls, const char *s, size_t len)
 {
-	char **ns;
 	char *copy;
 
 	if (ls->n >= MAX_SET)
 		return -1;
-	copy = malloc(len + 1);
-	ns = realloc(ls->s, (ls->n + 1) * sizeof(*ns));
-	if (copy == NULL || ns == NULL) {
-		free(copy);
-		if (ns != NULL)
-			ls->s = ns;
-		return -1;
+	if (ls->n == ls->cap) {
+		size_t ncap = ls->cap == 0 ? 8 : ls->cap * 2;
+		char **ns = realloc(ls->s, ncap * sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		ls->s = ns;
+		ls->cap = ncap;
 	}
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return -1;
 	memcpy(copy, s, len);
 	copy[len] = '\0';
-	ls->s = ns;
 	ls->s[ls->n++] = copy;
+	ls->known = true;
+	return 0;
+}
+
+/* Add string 's' (malloc'd) to 'ls', which takes it over.  -1 when the
+ * set is full or memory runs out (then 's' still belongs to the caller). */
+static int
+set_take(struct litset *ls, char *s)
+{
+	if (ls->n >= MAX_SET)
+		return -1;
+	if (ls->n == ls->cap) {
+		size_t ncap = ls->cap == 0 ? 8 : ls->cap * 2;
+		char **ns = realloc(ls->s, ncap * sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		ls->s = ns;
+		ls->cap = ncap;
+	}
+	ls->s[ls->n++] = s;
 	ls->known = true;
 	return 0;
 }
@@ -286,10 +310,12 @@ parse_alternation(struct parser *ps)
 
 		if (!branch.known || ps->failed)
 			unknown = true;
+		/* Move the branch's strings over rather than copy them. */
 		for (i = 0; i < branch.n && !unknown; i++) {
-			if (set_add(&all, branch.s[i], strlen(branch.s[i])) ==
-			    -1)
+			if (set_take(&all, branch.s[i]) == -1)
 				unknown = true;
+			else
+				branch.s[i] = NULL;
 		}
 		set_free(&branch);
 		if (ps->p < ps->end && *ps->p == '|') {
@@ -404,17 +430,57 @@ ws_union(struct wordset *a, const struct wordset *b)
 
 static struct wordset ws_alternation(struct parser *ps);
 
+/* Append 'len' bytes to every word of 'ws' (none may be open). */
+static bool
+ws_append(struct wordset *ws, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ws->n; i++) {
+		struct word *w = &ws->w[i];
+
+		if (w->open || w->len + len > MAX_WORD_LEN)
+			return false;
+		memcpy(w->s + w->len, s, len);
+		w->len += len;
+		w->s[w->len] = '\0';
+	}
+	return true;
+}
+
 static struct wordset
 ws_sequence(struct parser *ps)
 {
 	struct wordset acc = ws_single();
+	char run[MAX_WORD_LEN];
+	size_t runlen = 0;
 
 	while (acc.ok && ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
 		struct wordset atom = {0};
 		char c = *ps->p;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == ' ';
 
-		if (c == '\\' && ps->p + 2 <= ps->end && ps->p[1] == 'w' &&
-		    ps->p + 2 < ps->end && ps->p[2] == '*') {
+		/* A run of plain characters is appended in one go. */
+		if (plain && (ps->p + 1 >= ps->end || ps->p[1] != '?')) {
+			if (runlen == sizeof(run)) {
+				acc.ok = false;
+				break;
+			}
+			run[runlen++] = c;
+			ps->p++;
+			if (ps->p < ps->end &&
+			    (*ps->p == '*' || *ps->p == '+' || *ps->p == '{'))
+				acc.ok = false;
+			continue;
+		}
+		if (runlen > 0 && !ws_append(&acc, run, runlen)) {
+			acc.ok = false;
+			break;
+		}
+		runlen = 0;
+		if (c == '\\' && ps->p + 2 < ps->end && ps->p[1] == 'w' &&
+		    ps->p[2] == '*') {
 			atom = ws_single();
 			if (atom.ok)
 				atom.w[0].open = true;
@@ -427,8 +493,7 @@ ws_sequence(struct parser *ps)
 				atom.ok = false;
 			else
 				ps->p++;
-		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == ' ') {
+		} else if (plain) {
 			atom = ws_single();
 			if (atom.ok) {
 				atom.w[0].s[0] = c;
@@ -456,6 +521,8 @@ ws_sequence(struct parser *ps)
 			acc.ok = false;
 		ws_free(&atom);
 	}
+	if (acc.ok && runlen > 0 && !ws_append(&acc, run, runlen))
+		acc.ok = false;
 	if (!acc.ok)
 		ws_free(&acc);
 	return acc;
@@ -485,6 +552,95 @@ is_word_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A quick look for syntax that can never be a plain word list, to spare
+ * the enumeration for regexes that would fail it anyway. */
+static bool
+could_be_exact(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		switch (*p) {
+		case '[':
+		case '.':
+		case '^':
+		case '$':
+		case '+':
+		case '{':
+			return false;
+		case '\\':
+			if (p + 2 < end && p[1] == 'w' && p[2] == '*')
+				p += 2;
+			else
+				return false;
+			break;
+		case '(':
+			if (p + 2 >= end || p[1] != '?' || p[2] != ':')
+				return false;
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+/* Grammar of plain word lists, without enumerating them:
+ * alt := seq ('|' seq)*; seq := (atom '?'?)*; atom := [a-z0-9 ] | \w* |
+ * '(?:' alt ')'.  Returns false at the first thing outside it. */
+static bool
+valid_words(struct parser *ps, int depth)
+{
+	if (depth > 32)
+		return false;
+	for (;;) {
+		while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+			char c = *ps->p;
+
+			if (c == '\\' && ps->p + 2 < ps->end &&
+			    ps->p[1] == 'w' && ps->p[2] == '*') {
+				ps->p += 3;
+			} else if (c == '(' && ps->p + 2 < ps->end &&
+			    ps->p[1] == '?' && ps->p[2] == ':') {
+				ps->p += 3;
+				if (!valid_words(ps, depth + 1) ||
+				    ps->p >= ps->end || *ps->p != ')')
+					return false;
+				ps->p++;
+			} else if ((c >= 'a' && c <= 'z') ||
+			    (c >= '0' && c <= '9') || c == ' ') {
+				ps->p++;
+			} else {
+				return false;
+			}
+			if (ps->p < ps->end && *ps->p == '?')
+				ps->p++;
+			if (ps->p < ps->end &&
+			    (*ps->p == '?' || *ps->p == '*' || *ps->p == '+' ||
+			        *ps->p == '{'))
+				return false;
+		}
+		if (ps->p < ps->end && *ps->p == '|') {
+			ps->p++;
+			continue;
+		}
+		return true;
+	}
+}
+
+bool
+prefilter_plain_words(const char *src)
+{
+	size_t len = strlen(src);
+	struct parser ps = {src, src + len, false};
+
+	if (len >= 2 && src[0] == '\\' && src[1] == 'b')
+		ps.p += 2;
+	if (ps.end - ps.p >= 2 && ps.end[-2] == '\\' && ps.end[-1] == 'b' &&
+	    (ps.end - ps.p < 3 || ps.end[-3] != '\\'))
+		ps.end -= 2;
+	return could_be_exact(ps.p, ps.end) && valid_words(&ps, 0) &&
+	    ps.p == ps.end;
 }
 
 /* Is there a '|' outside every group in p[..end)? */
@@ -520,7 +676,7 @@ exact_words(
 	ps.p = src + (*need_start ? 2 : 0);
 	ps.end = src + len - (*need_end ? 2 : 0);
 	ps.failed = false;
-	if (ps.p > ps.end)
+	if (ps.p > ps.end || !could_be_exact(ps.p, ps.end))
 		return false;
 	/* "\\ba|b\\b" binds the \\b to the first and last branch only:
 	 * keep out bars outside a group when there is a boundary. */
@@ -578,10 +734,13 @@ struct prefilter {
 	char **lits;
 	struct literal *lit;
 	size_t lit_count, lit_cap;
-	/* state x class -> state, ALPHABET entries a row: 16-bit entries
-	 * when the automaton has few enough states, else 32-bit. */
-	uint16_t *next16;
-	uint32_t *next32;
+	/* The trie: the root's edges in a full row; every other state's
+	 * children in a list (first child, next sibling, edge class), as
+	 * most states have one child.  'fail' is the Aho-Corasick failure
+	 * link. */
+	uint32_t root[ALPHABET];
+	uint32_t *first, *sibling, *fail;
+	unsigned char *cls;
 	int32_t *out;   /* literal ending here, or -1 */
 	uint32_t *dict; /* next state on the suffix chain with
 	                   an output, 0 for none */
@@ -638,8 +797,10 @@ prefilter_free(struct prefilter *pf)
 	}
 	free(pf->lits);
 	free(pf->lit);
-	free(pf->next16);
-	free(pf->next32);
+	free(pf->first);
+	free(pf->sibling);
+	free(pf->fail);
+	free(pf->cls);
 	free(pf->out);
 	free(pf->dict);
 	free(pf);
@@ -800,129 +961,128 @@ out:
 	return rc;
 }
 
+/* The child of state 's' along class 'c', or 0. */
 static uint32_t
-next_state(const struct prefilter *pf, size_t s, unsigned c)
+child(const struct prefilter *pf, uint32_t s, unsigned c)
 {
-	return pf->next16 != NULL ? pf->next16[s * ALPHABET + c]
-	                          : pf->next32[s * ALPHABET + c];
+	uint32_t t;
+
+	if (s == 0)
+		return pf->root[c];
+	for (t = pf->first[s]; t != 0; t = pf->sibling[t]) {
+		if (pf->cls[t] == c)
+			return t;
+	}
+	return 0;
 }
 
-static void
-set_next(struct prefilter *pf, size_t s, unsigned c, uint32_t v)
+/* The automaton's move from 's' on class 'c', following failure links. */
+static uint32_t
+step(const struct prefilter *pf, uint32_t s, unsigned c)
 {
-	if (pf->next16 != NULL)
-		pf->next16[s * ALPHABET + c] = (uint16_t)v;
-	else
-		pf->next32[s * ALPHABET + c] = v;
+	for (;;) {
+		uint32_t t = child(pf, s, c);
+
+		if (t != 0 || s == 0)
+			return t;
+		s = pf->fail[s];
+	}
 }
 
-static int
-compare_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* States the trie of the literals needs: one per distinct prefix. */
+/* An upper bound on the states the trie needs: one per literal byte.
+ * The arrays are zero-filled by calloc, so the pages of states never
+ * used cost no memory. */
 static size_t
 trie_size(const struct prefilter *pf)
 {
-	char **sorted = malloc((pf->lit_count + 1) * sizeof(*sorted));
 	size_t n = 1, i;
 
-	if (sorted == NULL)
-		return SIZE_MAX;
-	memcpy(sorted, pf->lits, pf->lit_count * sizeof(*sorted));
-	qsort(sorted, pf->lit_count, sizeof(*sorted), compare_str);
-	for (i = 0; i < pf->lit_count; i++) {
-		size_t lcp = 0;
-
-		if (i > 0)
-			while (sorted[i][lcp] != '\0' &&
-			    sorted[i][lcp] == sorted[i - 1][lcp])
-				lcp++;
-		n += strlen(sorted[i]) - lcp;
-	}
-	free(sorted);
+	for (i = 0; i < pf->lit_count; i++)
+		n += strlen(pf->lits[i]);
 	return n;
 }
 
 int
 prefilter_build(struct prefilter *pf)
 {
-	size_t total, i, s, head, tail;
-	uint32_t *fail = NULL, *queue = NULL;
+	size_t total, i, head, tail;
+	uint32_t *queue = NULL, st;
 	int rc = -1;
 
-	free(pf->next16);
-	free(pf->next32);
+	free(pf->first);
+	free(pf->sibling);
+	free(pf->fail);
+	free(pf->cls);
 	free(pf->out);
 	free(pf->dict);
 	free(pf->possible);
 	free(pf->hits);
-	pf->next16 = NULL;
-	pf->next32 = NULL;
+	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
+	pf->cls = NULL;
 	pf->out = NULL;
-	pf->dict = NULL;
 	pf->built = false;
+	memset(pf->root, 0, sizeof(pf->root));
 	pf->possible = calloc(pf->regex_count + 1, sizeof(*pf->possible));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
 	if (pf->possible == NULL || pf->hits == NULL ||
 	    collect_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
-	if (total == SIZE_MAX || total > UINT32_MAX / ALPHABET)
+	if (total == SIZE_MAX || total >= UINT32_MAX)
 		goto out;
-	if (total <= UINT16_MAX)
-		pf->next16 = calloc(total * ALPHABET, sizeof(uint16_t));
-	else
-		pf->next32 = calloc(total * ALPHABET, sizeof(uint32_t));
+	pf->first = calloc(total, sizeof(*pf->first));
+	pf->sibling = calloc(total, sizeof(*pf->sibling));
+	pf->fail = calloc(total, sizeof(*pf->fail));
+	pf->cls = calloc(total, sizeof(*pf->cls));
 	pf->out = malloc(total * sizeof(*pf->out));
 	pf->dict = calloc(total, sizeof(*pf->dict));
-	fail = calloc(total, sizeof(*fail));
 	queue = malloc(total * sizeof(*queue));
-	if ((pf->next16 == NULL && pf->next32 == NULL) || pf->out == NULL ||
-	    pf->dict == NULL || fail == NULL || queue == NULL)
+	if (pf->first == NULL || pf->sibling == NULL || pf->fail == NULL ||
+	    pf->cls == NULL || pf->out == NULL || pf->dict == NULL ||
+	    queue == NULL)
 		goto out;
-	/* The trie: state 0 is the root; 0 in 'next' means "no edge yet"
-	 * (no edge ever leads back to the root while building). */
+	/* The trie; state 0 is the root. */
 	pf->state_count = 1;
 	pf->out[0] = -1;
 	for (i = 0; i < pf->lit_count; i++) {
 		const unsigned char *p = (const unsigned char *)pf->lits[i];
 
-		for (s = 0; *p != '\0'; p++) {
+		for (st = 0; *p != '\0'; p++) {
 			unsigned c = byte_class(*p);
+			uint32_t t = child(pf, st, c);
 
-			if (next_state(pf, s, c) == 0) {
-				pf->out[pf->state_count] = -1;
-				set_next(pf, s, c, (uint32_t)pf->state_count++);
+			if (t == 0) {
+				if (pf->state_count >= total)
+					goto out; /* cannot happen: sized above
+					           */
+				t = (uint32_t)pf->state_count++;
+				pf->out[t] = -1;
+				pf->cls[t] = (unsigned char)c;
+				if (st == 0) {
+					pf->root[c] = t;
+				} else {
+					pf->sibling[t] = pf->first[st];
+					pf->first[st] = t;
+				}
 			}
-			s = next_state(pf, s, c);
+			st = t;
 		}
-		pf->out[s] = (int32_t)i;
+		pf->out[st] = (int32_t)i;
 	}
-	/* Breadth-first: failure links, dictionary links, and the missing
-	 * edges filled in from the failure state (a full DFA). */
+	/* Breadth-first: failure and dictionary links. */
 	head = tail = 0;
 	for (i = 0; i < ALPHABET; i++) {
-		if (next_state(pf, 0, (unsigned)i) != 0)
-			queue[tail++] = next_state(pf, 0, (unsigned)i);
+		if (pf->root[i] != 0)
+			queue[tail++] = pf->root[i];
 	}
 	while (head < tail) {
-		uint32_t u = queue[head++];
+		uint32_t u = queue[head++], v;
 
-		pf->dict[u] =
-		    pf->out[fail[u]] >= 0 ? fail[u] : pf->dict[fail[u]];
-		for (i = 0; i < ALPHABET; i++) {
-			uint32_t v = next_state(pf, u, (unsigned)i);
-
-			if (v != 0) {
-				fail[v] = next_state(pf, fail[u], (unsigned)i);
-				queue[tail++] = v;
-			} else {
-				set_next(pf, u, (unsigned)i,
-				    next_state(pf, fail[u], (unsigned)i));
-			}
+		pf->dict[u] = pf->out[pf->fail[u]] >= 0 ? pf->fail[u]
+		                                        : pf->dict[pf->fail[u]];
+		for (v = pf->first[u]; v != 0; v = pf->sibling[v]) {
+			pf->fail[v] = step(pf, pf->fail[u], pf->cls[v]);
+			queue[tail++] = v;
 		}
 	}
 	pf->built = true;
@@ -934,7 +1094,6 @@ prefilter_build(struct prefilter *pf)
 		ws_free(&pf->words[i]);
 	}
 out:
-	free(fail);
 	free(queue);
 	return rc;
 }
@@ -1005,7 +1164,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	for (i = 0; i < len; i++) {
 		uint32_t t;
 
-		s = next_state(pf, s, byte_class(p[i]));
+		s = step(pf, s, byte_class(p[i]));
 		for (t = s; t != 0; t = pf->dict[t]) {
 			if (pf->out[t] >= 0)
 				mark_literal(pf, pf->out[t], text, len, i + 1);

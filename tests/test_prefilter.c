@@ -64,6 +64,17 @@ unanalysable_regexes_always_run(void **state)
 }
 
 static void
+escaped_question_mark_is_a_literal(void **state)
+{
+	(void)state;
+	assert_true(possible("\\?", "is it ok ?"));
+	assert_false(possible("\\?", "hello there"));
+	assert_false(possible(" \\?", "hello there"));
+	assert_false(possible("\\?$", "hello there"));
+	assert_true(possible("[?]", "ok ?"));
+}
+
+static void
 overlapping_literals_are_all_found(void **state)
 {
 	struct prefilter *pf = prefilter_new();
