@@ -178,6 +178,7 @@ main(void)
 	    cmocka_unit_test(
 	        lookarounds_and_classes_do_not_invent_requirements),
 	    cmocka_unit_test(unanalysable_regexes_always_run),
+	    cmocka_unit_test(escaped_question_mark_is_a_literal),
 	    cmocka_unit_test(overlapping_literals_are_all_found),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
