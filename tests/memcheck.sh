@@ -21,7 +21,11 @@ for l in open(sys.argv[1]): print(json.loads(l)["text"])' ../shared/eval/dev.jso
 	fi
 fi
 n=$(wc -l <"$tmp/q")
-valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+# --undef-value-errors=no: PCRE2's JIT-compiled code reads memory in ways
+# memcheck cannot follow and reports false "uninitialised value" errors
+# from inside it.  Leaks, invalid reads and writes and bad frees are still
+# errors here (and the sanitizer build covers the rest).
+valgrind --quiet --undef-value-errors=no --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
     --error-exitcode=9 "$bin" --json ask <"$tmp/q" >"$tmp/out" 2>"$tmp/vg" || st=$?
 st=${st:-0}
 if [ "$st" -eq 9 ]; then
