@@ -320,6 +320,8 @@ matrix_command(const char *text, size_t len, bool prefixed)
 	    {"doctor cancel", MATRIX_CMD_DOCTOR_STOP},
 	    {"stop", MATRIX_CMD_DOCTOR_STOP},
 	    {"doctor", MATRIX_CMD_DOCTOR},
+	    {"doctor check", MATRIX_CMD_DOCTOR},
+	    {"check", MATRIX_CMD_DOCTOR},
 	};
 	size_t i, n;
 

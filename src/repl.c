@@ -413,6 +413,7 @@ repl_chat(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 			break;
 		}
 		if (is_command(line, "doctor") || is_command(line, "check") ||
+		    is_command(line, "doctor check") ||
 		    (offered_doctor &&
 		        (is_command(line, "yes") || is_command(line, "y") ||
 		            is_command(line, "ok")))) {
