@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "diag.h"
 #include "jsonfile.h"
 #include "lexicon.h"
@@ -162,59 +161,40 @@ load_intent(struct intent *it, const cJSON *node, size_t index,
 	return errors;
 }
 
+struct load_ctx {
+	struct intent_set *set;
+	const struct lexicon *lex;
+};
+
+/* jsonfile_each() callback: one element of "intents". */
 static int
-load_file(struct intent_set *set, const char *path, const struct lexicon *lex,
-    struct diag *d)
+add_intent(void *ctx, const cJSON *node, size_t index, const char *path,
+    const char *text, struct diag *d)
 {
-	struct buf text;
-	cJSON *root;
-	const cJSON *list, *node;
-	size_t index = 0;
-	int errors = 0;
+	struct load_ctx *lc = ctx;
+	struct intent_set *set = lc->set;
+	struct intent *it;
+	int errors;
 
-	buf_init(&text, JSONFILE_MAX_BYTES);
-	root = jsonfile_parse(path, &text, d);
-	if (root == NULL) {
-		buf_free(&text);
-		return 1;
+	if (set->count == set->cap) {
+		size_t ncap = set->cap == 0 ? 64 : set->cap * 2;
+		struct intent *ni = realloc(set->items, ncap * sizeof(*ni));
+
+		if (ni == NULL) {
+			diag_add(d, "%s: out of memory", path);
+			return -1;
+		}
+		set->items = ni;
+		set->cap = ncap;
 	}
-	list = cJSON_GetObjectItemCaseSensitive(root, "intents");
-	if (!cJSON_IsArray(list)) {
-		diag_add(d, "%s: expected an \"intents\" array", path);
+	it = &set->items[set->count++];
+	errors = load_intent(it, node, index, path, text, lc->lex, d);
+	if (it->id != NULL &&
+	    intent_find(set, it->id) != (long)(set->count - 1)) {
+		diag_add_at(d, path, text, jsonfile_offset_of(text, it->id),
+		    "intent %s is defined twice", it->id);
 		errors++;
-		goto out;
 	}
-	cJSON_ArrayForEach(node, list)
-	{
-		struct intent *it;
-
-		if (set->count == set->cap) {
-			size_t ncap = set->cap == 0 ? 64 : set->cap * 2;
-			struct intent *ni =
-			    realloc(set->items, ncap * sizeof(*ni));
-
-			if (ni == NULL) {
-				diag_add(d, "%s: out of memory", path);
-				errors++;
-				goto out;
-			}
-			set->items = ni;
-			set->cap = ncap;
-		}
-		it = &set->items[set->count++];
-		errors += load_intent(
-		    it, node, index++, path, buf_str(&text), lex, d);
-		if (it->id != NULL &&
-		    intent_find(set, it->id) != (long)(set->count - 1)) {
-			diag_add_at(d, path, buf_str(&text),
-			    jsonfile_offset_of(buf_str(&text), it->id),
-			    "intent %s is defined twice", it->id);
-			errors++;
-		}
-	}
-out:
-	cJSON_Delete(root);
-	buf_free(&text);
 	return errors;
 }
 
@@ -244,8 +224,11 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
+		struct load_ctx lc = {set, lex};
+
 		if (!is_lexicon(paths[i]))
-			errors += load_file(set, paths[i], lex, d);
+			errors += jsonfile_each(
+			    paths[i], "intents", add_intent, &lc, d);
 	}
 	if (errors == 0 && set->count == 0) {
 		diag_add(d,

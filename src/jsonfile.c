@@ -44,6 +44,44 @@ jsonfile_parse(const char *path, struct buf *text, struct diag *d)
 	return root;
 }
 
+int
+jsonfile_each(const char *path, const char *member, jsonfile_item_fn fn,
+    void *ctx, struct diag *d)
+{
+	struct buf text;
+	cJSON *root;
+	const cJSON *list, *node;
+	size_t index = 0;
+	int errors = 0;
+
+	buf_init(&text, JSONFILE_MAX_BYTES);
+	root = jsonfile_parse(path, &text, d);
+	if (root == NULL) {
+		buf_free(&text);
+		return 1;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(root, member);
+	if (!cJSON_IsArray(list)) {
+		diag_add(d, "%s: expected an \"%s\" array", path, member);
+		errors++;
+		goto out;
+	}
+	cJSON_ArrayForEach(node, list)
+	{
+		int rc = fn(ctx, node, index++, path, buf_str(&text), d);
+
+		if (rc < 0) {
+			errors++;
+			break;
+		}
+		errors += rc;
+	}
+out:
+	cJSON_Delete(root);
+	buf_free(&text);
+	return errors;
+}
+
 static int
 compare_paths(const void *a, const void *b)
 {

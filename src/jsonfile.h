@@ -21,6 +21,18 @@ struct diag;
  * ("path:line:col: invalid JSON").  Caller frees with cJSON_Delete(). */
 cJSON *jsonfile_parse(const char *path, struct buf *text, struct diag *d);
 
+/* Called by jsonfile_each() for element 'index' of the array; 'text' is
+ * the file's bytes (for positions in messages).  Returns the number of
+ * problems it reported, or -1 to stop (out of memory). */
+typedef int (*jsonfile_item_fn)(void *ctx, const cJSON *item, size_t index,
+    const char *path, const char *text, struct diag *d);
+
+/* Parse 'path' and call 'fn' on each element of its top-level array
+ * 'member' ("answers", "intents").  Returns the number of problems found
+ * (an unreadable file, invalid JSON or a missing array count as one). */
+int jsonfile_each(const char *path, const char *member, jsonfile_item_fn fn,
+    void *ctx, struct diag *d);
+
 /* The sorted paths of the *.json files directly inside 'dir'.  Returns the
  * count (0 is fine), or -1 with 'd' filled when 'dir' cannot be read.
  * Free with jsonfile_list_free(). */

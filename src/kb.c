@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "diag.h"
 #include "jsonfile.h"
 
@@ -100,64 +99,39 @@ load_answer(struct kb_answer *a, const cJSON *node, size_t index,
 	return errors;
 }
 
+/* jsonfile_each() callback: one element of "answers". */
 static int
-load_file(struct kb *kb, const char *path, struct diag *d)
+add_answer(void *ctx, const cJSON *node, size_t index, const char *path,
+    const char *text, struct diag *d)
 {
-	struct buf text;
-	cJSON *root;
-	const cJSON *list, *node;
-	size_t index = 0;
-	int errors = 0;
+	struct kb *kb = ctx;
+	struct kb_answer *a;
+	size_t i;
+	int errors;
 
-	buf_init(&text, JSONFILE_MAX_BYTES);
-	root = jsonfile_parse(path, &text, d);
-	if (root == NULL) {
-		buf_free(&text);
-		return 1;
-	}
-	list = cJSON_GetObjectItemCaseSensitive(root, "answers");
-	if (!cJSON_IsArray(list)) {
-		diag_add(d, "%s: expected an \"answers\" array", path);
-		errors++;
-		goto out;
-	}
-	cJSON_ArrayForEach(node, list)
-	{
-		struct kb_answer *a;
+	if (kb->count == kb->cap) {
+		size_t ncap = kb->cap == 0 ? 64 : kb->cap * 2;
+		struct kb_answer *na = realloc(kb->items, ncap * sizeof(*na));
 
-		if (kb->count == kb->cap) {
-			size_t ncap = kb->cap == 0 ? 64 : kb->cap * 2;
-			struct kb_answer *na =
-			    realloc(kb->items, ncap * sizeof(*na));
-
-			if (na == NULL) {
-				diag_add(d, "%s: out of memory", path);
-				errors++;
-				goto out;
-			}
-			kb->items = na;
-			kb->cap = ncap;
+		if (na == NULL) {
+			diag_add(d, "%s: out of memory", path);
+			return -1;
 		}
-		a = &kb->items[kb->count++];
-		errors += load_answer(a, node, index++, path, d);
-		if (a->intent != NULL) {
-			size_t i;
-
-			for (i = 0; i + 1 < kb->count; i++) {
-				if (strcmp(kb->items[i].intent, a->intent) != 0)
-					continue;
-				diag_add_at(d, path, buf_str(&text),
-				    jsonfile_offset_of(
-				        buf_str(&text), a->intent),
-				    "intent %s has two answers", a->intent);
-				errors++;
-				break;
-			}
+		kb->items = na;
+		kb->cap = ncap;
+	}
+	a = &kb->items[kb->count++];
+	errors = load_answer(a, node, index, path, d);
+	if (a->intent == NULL)
+		return errors;
+	for (i = 0; i + 1 < kb->count; i++) {
+		if (strcmp(kb->items[i].intent, a->intent) == 0) {
+			diag_add_at(d, path, text,
+			    jsonfile_offset_of(text, a->intent),
+			    "intent %s has two answers", a->intent);
+			return errors + 1;
 		}
 	}
-out:
-	cJSON_Delete(root);
-	buf_free(&text);
 	return errors;
 }
 
@@ -179,7 +153,7 @@ kb_load_dir(const char *dir, struct diag *d)
 		return NULL;
 	}
 	for (i = 0; i < n; i++)
-		errors += load_file(kb, paths[i], d);
+		errors += jsonfile_each(paths[i], "answers", add_answer, kb, d);
 	jsonfile_list_free(paths, n);
 	if (errors == 0 && kb->count == 0) {
 		diag_add(d,

@@ -44,32 +44,6 @@ set_free(struct litset *ls)
 	ls->known = false;
 }
 
-static int
-set_add(struct litset *ls, const char *s, size_t len)
-{
-	char *copy;
-
-	if (ls->n >= MAX_SET)
-		return -1;
-	if (ls->n == ls->cap) {
-		size_t ncap = ls->cap == 0 ? 8 : ls->cap * 2;
-		char **ns = realloc(ls->s, ncap * sizeof(*ns));
-
-		if (ns == NULL)
-			return -1;
-		ls->s = ns;
-		ls->cap = ncap;
-	}
-	copy = malloc(len + 1);
-	if (copy == NULL)
-		return -1;
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	ls->s[ls->n++] = copy;
-	ls->known = true;
-	return 0;
-}
-
 /* Add string 's' (malloc'd) to 'ls', which takes it over.  -1 when the
  * set is full or memory runs out (then 's' still belongs to the caller). */
 static int
@@ -88,6 +62,23 @@ set_take(struct litset *ls, char *s)
 	}
 	ls->s[ls->n++] = s;
 	ls->known = true;
+	return 0;
+}
+
+/* Add a copy of the 'len' bytes at 's'. */
+static int
+set_add(struct litset *ls, const char *s, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (set_take(ls, copy) == -1) {
+		free(copy);
+		return -1;
+	}
 	return 0;
 }
 
