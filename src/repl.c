@@ -243,13 +243,15 @@ repl_ask_lines(struct bot *bot, FILE *in, FILE *out, FILE *err,
 /* ------------------------------------------------------------ line input */
 
 /* Read one line: through libedit on a terminal, else from 'in'.  Returns
- * a malloc'd string without the newline, or NULL at end of input. */
+ * a malloc'd string without the newline, or NULL at end of input.  A line
+ * longer than a question may be is cut one byte past the limit, so the
+ * bot refuses it as too long (and the rest of it is skipped). */
 static char *
-read_line(FILE *in, FILE *out, const char *prompt, const struct repl_options *o)
+read_line(FILE *in, const char *prompt, const struct repl_options *o)
 {
 	struct buf line;
 	int truncated;
-	char *s;
+	char *s = NULL;
 
 	if (o->editline) {
 		s = readline(prompt);
@@ -257,23 +259,9 @@ read_line(FILE *in, FILE *out, const char *prompt, const struct repl_options *o)
 			add_history(s);
 		return s;
 	}
-	buf_init(&line, BOT_MAX_QUESTION_BYTES);
-	if (buf_getline(&line, in, &truncated) != 1) {
-		buf_free(&line);
-		return NULL;
-	}
-	(void)out;
-	if (truncated) {
-		/* Refused later as too long: keep one byte over the limit. */
-		s = malloc(BOT_MAX_QUESTION_BYTES + 2);
-		if (s != NULL) {
-			memset(s, 'x', BOT_MAX_QUESTION_BYTES + 1);
-			s[BOT_MAX_QUESTION_BYTES + 1] = '\0';
-		}
-		buf_free(&line);
-		return s;
-	}
-	s = strdup(buf_str(&line));
+	buf_init(&line, BOT_MAX_QUESTION_BYTES + 1);
+	if (buf_getline(&line, in, &truncated) == 1)
+		s = strdup(buf_str(&line));
 	buf_free(&line);
 	return s;
 }
@@ -335,7 +323,7 @@ run_doctor(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 				fputs(ANSI_RESET, out);
 		}
 		fflush(out);
-		line = read_line(in, out, "(yes / no / not sure) > ", o);
+		line = read_line(in, "(yes / no / not sure) > ", o);
 		if (line == NULL) {
 			fprintf(stderr,
 			    "backbot: the check ended before all "
@@ -405,7 +393,7 @@ repl_chat(struct bot *bot, FILE *in, FILE *out, const struct repl_options *o)
 		enum bot_status st;
 
 		fflush(out);
-		line = read_line(in, out, "you> ", o);
+		line = read_line(in, "you> ", o);
 		if (line == NULL)
 			break;
 		if (is_command(line, "quit") || is_command(line, "exit")) {
