@@ -712,14 +712,19 @@ struct exact_hit {
 	size_t start, end;
 };
 
+/* What the prefilter knows about one registered regex. */
+struct regex_info {
+	struct litset set;    /* required literals (non-exact regexes) */
+	struct wordset words; /* exact regexes: their language */
+	unsigned char bounds; /* bit 0: \b before, bit 1: \b after */
+	bool always;          /* nothing known: always run it */
+};
+
 struct prefilter {
 	/* Registered regexes: their literal ids, or always-run. */
-	struct litset *sets;
-	bool *always;
-	struct wordset *words;  /* exact regexes: their language */
-	unsigned char *bounds;  /* bit 0: \b before, bit 1: \b after */
-	struct exact_hit *hits; /* per regex */
-	uint32_t *possible;     /* generation stamp per regex */
+	struct regex_info *regex; /* per registered regex */
+	struct exact_hit *hits;   /* per regex */
+	uint32_t *possible;       /* generation stamp per regex */
 	size_t regex_count, regex_cap;
 	/* Distinct literals and the automaton over them. */
 	char **lits;
@@ -772,13 +777,10 @@ prefilter_free(struct prefilter *pf)
 	if (pf == NULL)
 		return;
 	for (i = 0; i < pf->regex_count; i++) {
-		set_free(&pf->sets[i]);
-		ws_free(&pf->words[i]);
+		set_free(&pf->regex[i].set);
+		ws_free(&pf->regex[i].words);
 	}
-	free(pf->sets);
-	free(pf->always);
-	free(pf->words);
-	free(pf->bounds);
+	free(pf->regex);
 	free(pf->hits);
 	free(pf->possible);
 	for (i = 0; i < pf->lit_count; i++) {
@@ -810,26 +812,11 @@ prefilter_add(struct prefilter *pf, const char *src)
 		return PREFILTER_NONE; /* too late: it will simply always run */
 	if (pf->regex_count == pf->regex_cap) {
 		size_t ncap = pf->regex_cap == 0 ? 256 : pf->regex_cap * 2;
-		struct litset *ns = realloc(pf->sets, ncap * sizeof(*ns));
-		bool *na;
-		struct wordset *nw;
-		unsigned char *nb;
+		struct regex_info *nr = realloc(pf->regex, ncap * sizeof(*nr));
 
-		if (ns == NULL)
+		if (nr == NULL)
 			return PREFILTER_NONE;
-		pf->sets = ns;
-		na = realloc(pf->always, ncap * sizeof(*na));
-		if (na == NULL)
-			return PREFILTER_NONE;
-		pf->always = na;
-		nw = realloc(pf->words, ncap * sizeof(*nw));
-		if (nw == NULL)
-			return PREFILTER_NONE;
-		pf->words = nw;
-		nb = realloc(pf->bounds, ncap * sizeof(*nb));
-		if (nb == NULL)
-			return PREFILTER_NONE;
-		pf->bounds = nb;
+		pf->regex = nr;
 		pf->regex_cap = ncap;
 	}
 	if (!exact_words(src, &ws, &before, &after)) {
@@ -839,10 +826,11 @@ prefilter_add(struct prefilter *pf, const char *src)
 			set_free(&ls);
 	}
 	id = pf->regex_count++;
-	pf->sets[id] = ls;
-	pf->words[id] = ws;
-	pf->bounds[id] = (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
-	pf->always[id] = !ls.known && !ws.ok;
+	pf->regex[id].set = ls;
+	pf->regex[id].words = ws;
+	pf->regex[id].bounds =
+	    (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
+	pf->regex[id].always = !ls.known && !ws.ok;
 	pf->built = false;
 	return id;
 }
@@ -903,7 +891,7 @@ collect_literals(struct prefilter *pf)
 	int rc = -1;
 
 	for (r = 0; r < pf->regex_count; r++)
-		mentions += pf->sets[r].n + pf->words[r].n;
+		mentions += pf->regex[r].set.n + pf->regex[r].words.n;
 	while (size < mentions * 2)
 		size *= 2;
 	index = malloc(size * sizeof(*index));
@@ -912,11 +900,11 @@ collect_literals(struct prefilter *pf)
 	for (i = 0; i < size; i++)
 		index[i] = -1;
 	for (r = 0; r < pf->regex_count; r++) {
-		for (i = 0; i < pf->sets[r].n; i++) {
+		for (i = 0; i < pf->regex[r].set.n; i++) {
 			struct literal *l;
 			size_t *nr;
 
-			at = intern(pf, index, size, pf->sets[r].s[i]);
+			at = intern(pf, index, size, pf->regex[r].set.s[i]);
 			if (at < 0)
 				goto out;
 			l = &pf->lit[at];
@@ -928,11 +916,11 @@ collect_literals(struct prefilter *pf)
 			l->regexes = nr;
 			l->regexes[l->count++] = r;
 		}
-		for (i = 0; i < pf->words[r].n; i++) {
+		for (i = 0; i < pf->regex[r].words.n; i++) {
 			struct literal *l;
 			struct exact_ref *ne;
 
-			at = intern(pf, index, size, pf->words[r].w[i].s);
+			at = intern(pf, index, size, pf->regex[r].words.w[i].s);
 			if (at < 0)
 				goto out;
 			l = &pf->lit[at];
@@ -942,7 +930,8 @@ collect_literals(struct prefilter *pf)
 				goto out;
 			l->exact = ne;
 			l->exact[l->exact_count].regex = r;
-			l->exact[l->exact_count].open = pf->words[r].w[i].open;
+			l->exact[l->exact_count].open =
+			    pf->regex[r].words.w[i].open;
 			l->exact_count++;
 		}
 	}
@@ -1081,8 +1070,8 @@ prefilter_build(struct prefilter *pf)
 	/* The automaton holds everything now: drop the literal sets (they
 	 * can be large), keeping only which regexes are exact. */
 	for (i = 0; i < pf->regex_count; i++) {
-		set_free(&pf->sets[i]);
-		ws_free(&pf->words[i]);
+		set_free(&pf->regex[i].set);
+		ws_free(&pf->regex[i].words);
 	}
 out:
 	free(queue);
@@ -1108,7 +1097,7 @@ mark_literal(
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &l->exact[i];
-		unsigned char b = pf->bounds[e->regex];
+		unsigned char b = pf->regex[e->regex].bounds;
 		struct exact_hit *h = &pf->hits[e->regex];
 		size_t stop = end;
 
@@ -1167,7 +1156,7 @@ int
 prefilter_exact(
     const struct prefilter *pf, size_t id, size_t *start, size_t *end)
 {
-	if (!pf->built || id >= pf->regex_count || !pf->words[id].ok)
+	if (!pf->built || id >= pf->regex_count || !pf->regex[id].words.ok)
 		return -1;
 	if (pf->hits[id].gen != pf->generation)
 		return 0;
@@ -1181,7 +1170,7 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 {
 	if (!pf->built || id >= pf->regex_count)
 		return true;
-	return pf->always[id] || pf->possible[id] == pf->generation;
+	return pf->regex[id].always || pf->possible[id] == pf->generation;
 }
 
 void
@@ -1191,8 +1180,8 @@ prefilter_stats(const struct prefilter *pf, size_t *regexes, size_t *unfiltered,
 	size_t i, n = 0, x = 0;
 
 	for (i = 0; i < pf->regex_count; i++) {
-		n += pf->always[i];
-		x += pf->words[i].ok;
+		n += pf->regex[i].always;
+		x += pf->regex[i].words.ok;
 	}
 	*regexes = pf->regex_count;
 	*unfiltered = n;

@@ -4,25 +4,6 @@
 #include "buf.h"
 #include "testutil.h"
 
-static int
-setup(void **state)
-{
-	struct diag d;
-
-	diag_clear(&d);
-	*state = bot_load(test_root(), &d);
-	if (*state == NULL)
-		test_diag_dump(&d);
-	return *state != NULL ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	bot_free(*state);
-	return 0;
-}
-
 static struct bot_reply
 ask(void **state, const char *q)
 {
@@ -219,5 +200,5 @@ main(void)
 	    cmocka_unit_test(topics_list_every_answer_but_small_talk),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, test_bot_setup, test_bot_teardown);
 }

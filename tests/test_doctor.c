@@ -4,25 +4,6 @@
 #include "doctor.h"
 #include "testutil.h"
 
-static int
-setup(void **state)
-{
-	struct diag d;
-
-	diag_clear(&d);
-	*state = bot_load(test_root(), &d);
-	if (*state == NULL)
-		test_diag_dump(&d);
-	return *state != NULL ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	bot_free(*state);
-	return 0;
-}
-
 static void
 all_no_ends_with_no_red_flags(void **state)
 {
@@ -132,5 +113,5 @@ main(void)
 	    cmocka_unit_test(urgent_yes_goes_on_and_keeps_the_highest_level),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, test_bot_setup, test_bot_teardown);
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "bot.h"
 #include "diag.h"
 
 /* The repository root: $BACKBOT_ROOT, else ".". */
@@ -54,6 +55,27 @@ static inline void
 test_diag_dump(const struct diag *d)
 {
 	diag_print(d, "diag", stderr);
+}
+
+/* Group setup/teardown: the shipped knowledge base as a struct bot in
+ * *state, loaded once for all tests of a program. */
+static inline int
+test_bot_setup(void **state)
+{
+	struct diag d;
+
+	diag_clear(&d);
+	*state = bot_load(test_root(), &d);
+	if (*state == NULL)
+		test_diag_dump(&d);
+	return *state != NULL ? 0 : -1;
+}
+
+static inline int
+test_bot_teardown(void **state)
+{
+	bot_free(*state);
+	return 0;
 }
 
 #endif
