@@ -13,8 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 if [ $# -ge 2 ]; then
 	cp "$2" "$tmp/q"
 else
-	grep -v '^#' tests/data/questions.tsv | cut -f1 >"$tmp/q"
-	grep -v '^#' tests/data/triage.tsv | cut -f2 >>"$tmp/q"
+	grep -v '^#' tests/data/questions.tsv | cut -f1 | grep -v '^$' >"$tmp/q"
+	grep -v '^#' tests/data/triage.tsv | cut -f2 | grep -v '^$' >>"$tmp/q"
 	if [ -f ../shared/eval/dev.jsonl ]; then
 		python3 -c 'import json,sys
 for l in open(sys.argv[1]): print(json.loads(l)["text"])' ../shared/eval/dev.jsonl >>"$tmp/q"
