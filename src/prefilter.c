@@ -704,6 +704,7 @@ struct literal {
 	uint32_t seen; /* scan generation it was last marked in */
 	struct exact_ref *exact;
 	size_t exact_count;
+	size_t len; /* of the literal, so a match knows where it starts */
 };
 
 /* What an exact regex found in the last scanned text. */
@@ -877,6 +878,7 @@ intern(struct prefilter *pf, long *index, size_t size, const char *s)
 	if (pf->lits[pf->lit_count] == NULL)
 		return -1;
 	memset(&pf->lit[pf->lit_count], 0, sizeof(struct literal));
+	pf->lit[pf->lit_count].len = strlen(s);
 	index[h] = (long)pf->lit_count;
 	return (long)pf->lit_count++;
 }
@@ -1085,7 +1087,7 @@ mark_literal(
     struct prefilter *pf, int32_t lit, const char *text, size_t len, size_t end)
 {
 	struct literal *l = &pf->lit[lit];
-	size_t i, start = end - strlen(pf->lits[lit]);
+	size_t i, start = end - l->len;
 	bool start_ok = start == 0 || !is_word_char(text[start - 1]);
 	bool end_ok = end == len || !is_word_char(text[end]);
 	size_t word_end = end;
