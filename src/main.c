@@ -38,6 +38,12 @@ run(struct bot *bot, const struct cli_options *o, struct diag *d)
 	ro.json = o->json;
 	switch (o->command) {
 	case CLI_ASK:
+		if (o->word_count == 0 && isatty(STDIN_FILENO)) {
+			fprintf(stderr,
+			    "backbot: ask needs a question (or "
+			    "questions on standard input, one per line)\n");
+			return EXIT_USAGE;
+		}
 		if (o->word_count == 0)
 			return repl_ask_lines(bot, stdin, stdout, stderr, &ro);
 		question = cli_join_words(o);
