@@ -238,7 +238,8 @@ bot_answer(
 	    bot->intents, bot->env, bot->norm, normlen, ranked, RANK_DEPTH);
 	best = n > 0 ? ranked[0].score : 0;
 	if (n > 0 && best >= INTENT_MIN_CONFIDENCE &&
-	    strcmp(intent_id(bot->intents, ranked[0].index), INTENT_NONE)) {
+	    strcmp(intent_id(bot->intents, ranked[0].index), INTENT_NONE) !=
+	        0) {
 		a = bot->answer_of[ranked[0].index];
 		out->intent = intent_id(bot->intents, ranked[0].index);
 		out->confidence = best;

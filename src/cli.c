@@ -245,11 +245,15 @@ cli_join_words(const struct cli_options *o)
 	s = malloc(len);
 	if (s == NULL)
 		return NULL;
-	s[0] = '\0';
+	len = 0;
 	for (i = 0; i < (size_t)o->word_count; i++) {
+		size_t n = strlen(o->words[i]);
+
 		if (i > 0)
-			strcat(s, " ");
-		strcat(s, o->words[i]);
+			s[len++] = ' ';
+		memcpy(s + len, o->words[i], n);
+		len += n;
 	}
+	s[len] = '\0';
 	return s;
 }

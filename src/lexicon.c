@@ -304,7 +304,7 @@ expand(const struct lexicon *lex, const char *src, struct buf *out, int depth,
 		return -1;
 	}
 	while (src[i] != '\0') {
-		size_t j = i + 1, run = 0;
+		size_t j, run = 0;
 		const struct entry *e;
 		const char *text;
 

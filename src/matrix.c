@@ -136,12 +136,12 @@ handle_invites(struct matrix_bot *c, const cJSON *invites)
 		if (matrix_invite_allowed(&c->cfg, inviter)) {
 			action = "join";
 			if (matrix_path(&c->path, "rooms", r->string, "join",
-			        NULL) != 0)
+			        (char *)NULL) != 0)
 				continue;
 		} else {
 			action = "decline";
 			if (matrix_path(&c->path, "rooms", r->string, "leave",
-			        NULL) != 0)
+			        (char *)NULL) != 0)
 				continue;
 		}
 		st = matrix_bot_call(

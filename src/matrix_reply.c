@@ -193,7 +193,8 @@ set_typing(struct matrix_bot *c, const char *room, bool on)
 	if (!c->cfg.typing)
 		return;
 	buf_reset(&c->path);
-	if (matrix_path(&c->path, "rooms", room, "typing", c->me, NULL) != 0)
+	if (matrix_path(
+	        &c->path, "rooms", room, "typing", c->me, (char *)NULL) != 0)
 		return;
 	best_effort(c, "PUT",
 	    on ? "{\"typing\":true,\"timeout\":30000}" : "{\"typing\":false}",
@@ -207,7 +208,7 @@ send_receipt(struct matrix_bot *c, const char *room, const char *event_id)
 		return;
 	buf_reset(&c->path);
 	if (matrix_path(&c->path, "rooms", room, "receipt", "m.read", event_id,
-	        NULL) != 0)
+	        (char *)NULL) != 0)
 		return;
 	best_effort(c, "POST", "{}", "receipt");
 }
@@ -224,7 +225,7 @@ send_content(struct matrix_bot *c, const char *room, const char *txn,
 	event_id[0] = '\0';
 	buf_reset(&c->path);
 	if (matrix_path(&c->path, "rooms", room, "send", "m.room.message", txn,
-	        NULL) != 0)
+	        (char *)NULL) != 0)
 		return MATRIX_CALL_ERROR;
 	r = matrix_bot_call(c, &mc, "PUT", buf_str(&c->path),
 	    buf_str(&c->content), "send", SEND_ATTEMPTS, 30000);

@@ -169,13 +169,16 @@ text_normalise(const char *in, size_t len, char *out, size_t outsize,
 
 		if (c >= 'A' && c <= 'Z') {
 			add_letter(&n, (char)(c - 'A' + 'a'));
+			/* Bytes >= 0x80 also reach add_letter(), after the
+			 * UTF-8 cases below; the branches are alike on purpose.
+			 */
+			/* NOLINTNEXTLINE(bugprone-branch-clone) */
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
 			add_letter(&n, (char)c);
-		} else if (c == '\'' || c == '`') {
-			/* can't -> cant: join the word */
-		} else if (c == '&' && n.wlen > 0 && i + 1 < len &&
-		    ((p[i + 1] | 0x20) >= 'a' && (p[i + 1] | 0x20) <= 'z')) {
-			/* a&e -> ae */
+		} else if (c == '\'' || c == '`' ||
+		    (c == '&' && n.wlen > 0 && i + 1 < len &&
+		        (p[i + 1] | 0x20) >= 'a' && (p[i + 1] | 0x20) <= 'z')) {
+			/* can't -> cant, a&e -> ae: join the word */
 		} else if (c == '?') {
 			add_mark(&n, '?');
 		} else if (c == '.' || c == '!' || c == ';' || c == ':') {

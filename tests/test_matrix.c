@@ -930,13 +930,13 @@ path_segments_are_escaped(void **state)
 	(void)state;
 	buf_init(&b, 1024);
 	assert_int_equal(matrix_path(&b, "rooms", "!r:x", "receipt", "m.read",
-	                     "$e/v+1", NULL),
+	                     "$e/v+1", (char *)NULL),
 	    0);
 	assert_string_equal(buf_str(&b),
 	    "/_matrix/client/v3/rooms/%21r%3Ax/"
 	    "receipt/m.read/%24e%2Fv%2B1");
 	buf_reset(&b);
-	assert_int_equal(matrix_path(&b, "join", "#room:x", NULL), 0);
+	assert_int_equal(matrix_path(&b, "join", "#room:x", (char *)NULL), 0);
 	assert_string_equal(buf_str(&b), "/_matrix/client/v3/join/%23room%3Ax");
 	buf_free(&b);
 }
