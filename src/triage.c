@@ -59,6 +59,8 @@ struct triage {
 	size_t cue_count, cue_cap;
 	struct rx *scope_end;         /* boundaries for every level */
 	struct rx *scope_end_serious; /* extra ones for urgent and above */
+	struct rx *clause_break;      /* ends every cue's reach, even inside
+	                                 a match */
 	char *guidance[TRIAGE_LEVELS];
 	struct rx_env *env;
 	const struct lexicon *lex;
@@ -124,6 +126,7 @@ triage_free(struct triage *t)
 	free(t->cues);
 	rx_free(t->scope_end);
 	rx_free(t->scope_end_serious);
+	rx_free(t->clause_break);
 	for (i = 0; i < TRIAGE_LEVELS; i++)
 		free(t->guidance[i]);
 	rx_env_free(t->env);
@@ -383,8 +386,8 @@ static void
 load_file(struct triage *t, const char *path, struct diag *d, int *errors)
 {
 	static const char *const known[] = {"rules", "cues", "guidance",
-	    "scope_end", "scope_end_serious", "questions", "answers_yes",
-	    "answers_no", "answers_unsure", "result", NULL};
+	    "scope_end", "scope_end_serious", "clause_break", "questions",
+	    "answers_yes", "answers_no", "answers_unsure", "result", NULL};
 	struct loader ld = {t, path, NULL, d, 0};
 	struct buf text;
 	cJSON *root;
@@ -436,6 +439,11 @@ load_file(struct triage *t, const char *path, struct diag *d, int *errors)
 	if (cJSON_GetObjectItemCaseSensitive(root, "scope_end") != NULL) {
 		rx_free(t->scope_end);
 		t->scope_end = compile_member(&ld, root, "scope_end", "", 1);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(root, "clause_break")) {
+		rx_free(t->clause_break);
+		t->clause_break =
+		    compile_member(&ld, root, "clause_break", "", 1);
 	}
 	if (cJSON_GetObjectItemCaseSensitive(root, "scope_end_serious")) {
 		rx_free(t->scope_end_serious);
@@ -613,6 +621,11 @@ has_live_occurrence(const struct triage *t, struct rx_env *env, struct rx *rx,
 			return true; /* cannot tell: assume the worst */
 		if (rc == 0)
 			return false;
+		/* A match that runs across a clause break ("legs ... but
+		 * both of them are numb") has a part that no cue before it
+		 * reaches: it counts. */
+		if (found_between(t->clause_break, env, s, len, a + 1, b))
+			return true;
 		if (!discounted(t, env, level, s, len, a))
 			return true;
 		from = b > a ? b : a + 1;
@@ -695,6 +708,7 @@ triage_register(struct triage *t, struct prefilter *pf)
 	}
 	rx_register(t->scope_end, pf);
 	rx_register(t->scope_end_serious, pf);
+	rx_register(t->clause_break, pf);
 }
 
 const char *

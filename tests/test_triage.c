@@ -136,6 +136,13 @@ someone_else_is_discounted_unless_asking_for_them(void **state)
 }
 
 static void
+match_across_a_clause_break_is_not_discounted(void **state)
+{
+	LEVEL(*state, "no pain in my legs but they are numb", "emergency");
+	LEVEL(*state, "no legs gone numb", "none");
+}
+
+static void
 every_part_of_a_combined_pattern_must_be_live(void **state)
 {
 	LEVEL(*state, "fell over and now it hurts", "urgent");
@@ -211,6 +218,7 @@ main(void)
 	        symptom_that_contains_a_negation_word_still_counts),
 	    cmocka_unit_test(someone_else_is_discounted_unless_asking_for_them),
 	    cmocka_unit_test(every_part_of_a_combined_pattern_must_be_live),
+	    cmocka_unit_test(match_across_a_clause_break_is_not_discounted),
 	    cmocka_unit_test(guidance_exists_for_every_level_above_none),
 	};
 	const struct CMUnitTest shipped[] = {
