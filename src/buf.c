@@ -30,6 +30,21 @@ buf_free(struct buf *b)
 }
 
 void
+buf_free_secret(struct buf *b)
+{
+	if (b->data != NULL) {
+		/* volatile: the compiler must not drop stores to memory that
+		 * is about to be freed. */
+		volatile char *p = b->data;
+		size_t i;
+
+		for (i = 0; i < b->cap; i++)
+			p[i] = 0;
+	}
+	buf_free(b);
+}
+
+void
 buf_reset(struct buf *b)
 {
 	b->len = 0;

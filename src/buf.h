@@ -24,6 +24,10 @@ void buf_init(struct buf *b, size_t max);
 /* Release the memory; the buffer can be reused after buf_init(). */
 void buf_free(struct buf *b);
 
+/* Overwrite the contents with zeros, then buf_free(): for buffers that
+ * held a secret such as an access token. */
+void buf_free_secret(struct buf *b);
+
 /* Forget the contents, keep the memory. */
 void buf_reset(struct buf *b);
 

@@ -481,9 +481,7 @@ out:
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(headers);
-	if (auth.data != NULL)
-		memset(auth.data, 0, auth.cap);
-	buf_free(&auth);
+	buf_free_secret(&auth);
 	return ret;
 }
 

@@ -431,8 +431,6 @@ matrix_config_load(struct matrix_config *c, const char *path,
 	ret = 0;
 out:
 	/* The file may hold the token: wipe our copy. */
-	if (text.data != NULL)
-		memset(text.data, 0, text.cap);
-	buf_free(&text);
+	buf_free_secret(&text);
 	return ret;
 }

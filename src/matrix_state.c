@@ -164,9 +164,7 @@ read_json(const char *path, size_t max, cJSON **out, struct diag *d)
 	}
 	ret = 0;
 out:
-	if (text.data != NULL)
-		memset(text.data, 0, text.cap);
-	buf_free(&text);
+	buf_free_secret(&text);
 	return ret;
 }
 
