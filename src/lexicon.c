@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "diag.h"
 #include "jsonfile.h"
+#include "text.h"
 
 #define MACRO_MAX_DEPTH 4 /* {a} may use {b}, which may use {c}, ... */
 
@@ -47,19 +48,6 @@ struct lexicon {
 	struct cache *cache; /* see lexicon_cache_add() */
 };
 
-static uint32_t
-hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static const struct entry *
 table_find(const struct table *t, const char *key, size_t len)
 {
@@ -67,7 +55,7 @@ table_find(const struct table *t, const char *key, size_t len)
 
 	if (t->size == 0)
 		return NULL;
-	for (i = hash(key, len) & (t->size - 1); t->slots[i].key != NULL;
+	for (i = text_hash(key, len) & (t->size - 1); t->slots[i].key != NULL;
 	     i = (i + 1) & (t->size - 1)) {
 		if (t->slots[i].keylen == len &&
 		    memcmp(t->slots[i].key, key, len) == 0)
@@ -96,7 +84,7 @@ table_put(struct table *t, const char *key, const char *value)
 
 			if (e->key == NULL)
 				continue;
-			i = hash(e->key, e->keylen) & (nsize - 1);
+			i = text_hash(e->key, e->keylen) & (nsize - 1);
 			while (ns[i].key != NULL)
 				i = (i + 1) & (nsize - 1);
 			ns[i] = *e;
@@ -105,7 +93,7 @@ table_put(struct table *t, const char *key, const char *value)
 		t->slots = ns;
 		t->size = nsize;
 	}
-	i = hash(key, len) & (t->size - 1);
+	i = text_hash(key, len) & (t->size - 1);
 	while (t->slots[i].key != NULL)
 		i = (i + 1) & (t->size - 1);
 	t->slots[i].key = strdup(key);
@@ -156,7 +144,7 @@ lexicon_cache_find(const struct lexicon *lex, const char *key)
 
 	if (c->size == 0)
 		return NULL;
-	for (i = hash(key, strlen(key)) & (c->size - 1); c->slots[i].key;
+	for (i = text_hash(key, strlen(key)) & (c->size - 1); c->slots[i].key;
 	     i = (i + 1) & (c->size - 1)) {
 		if (strcmp(c->slots[i].key, key) == 0)
 			return c->slots[i].value;
@@ -180,7 +168,8 @@ lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
 		for (j = 0; j < c->size; j++) {
 			if (c->slots[j].key == NULL)
 				continue;
-			i = hash(c->slots[j].key, strlen(c->slots[j].key)) &
+			i = text_hash(
+			        c->slots[j].key, strlen(c->slots[j].key)) &
 			    (nsize - 1);
 			while (ns[i].key != NULL)
 				i = (i + 1) & (nsize - 1);
@@ -190,7 +179,7 @@ lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
 		c->slots = ns;
 		c->size = nsize;
 	}
-	i = hash(key, strlen(key)) & (c->size - 1);
+	i = text_hash(key, strlen(key)) & (c->size - 1);
 	while (c->slots[i].key != NULL)
 		i = (i + 1) & (c->size - 1);
 	c->slots[i].key = strdup(key);

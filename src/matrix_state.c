@@ -18,19 +18,7 @@
 #include "buf.h"
 #include "diag.h"
 #include "matrix_impl.h"
-
-/* FNV-1a: cheap first comparison for ring lookups. */
-static uint64_t
-hash_id(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
+#include "text.h"
 
 int
 matrix_ring_init(struct matrix_ring *r, size_t cap)
@@ -57,7 +45,7 @@ matrix_ring_free(struct matrix_ring *r)
 bool
 matrix_ring_has(const struct matrix_ring *r, const char *id)
 {
-	uint64_t h = hash_id(id);
+	uint64_t h = text_hash(id, strlen(id));
 
 	for (size_t i = 0; i < r->count; i++)
 		if (r->hashes[i] == h && strcmp(r->ids[i], id) == 0)
@@ -79,7 +67,7 @@ matrix_ring_add(struct matrix_ring *r, const char *id)
 		r->head = (r->head + 1) % r->cap;
 	}
 	snprintf(r->ids[slot], MATRIX_MAX_ID, "%s", id);
-	r->hashes[slot] = hash_id(id);
+	r->hashes[slot] = text_hash(id, strlen(id));
 }
 
 int

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #define MAX_SET  512 /* literals in one set before giving up */
 #define ALPHABET 40  /* see byte_class() */
 
@@ -836,25 +838,13 @@ prefilter_add(struct prefilter *pf, const char *src)
 	return id;
 }
 
-static uint32_t
-hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* The index of literal 's' (added when new) through the hash index. */
 static long
 intern(struct prefilter *pf, long *index, size_t size, const char *s)
 {
 	size_t h;
 
-	for (h = hash_str(s) & (size - 1);
+	for (h = text_hash(s, strlen(s)) & (size - 1);
 	     index[h] >= 0 && strcmp(pf->lits[index[h]], s) != 0;
 	     h = (h + 1) & (size - 1))
 		;

@@ -55,6 +55,19 @@ text_valid_utf8(const char *s, size_t len)
 	return true;
 }
 
+uint32_t
+text_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
 bool
 text_is_blank(const char *s, size_t len)
 {

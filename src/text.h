@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lexicon;
 
@@ -26,6 +27,9 @@ bool text_valid_utf8(const char *s, size_t len);
 
 /* True when 's' holds nothing but white space. */
 bool text_is_blank(const char *s, size_t len);
+
+/* FNV-1a hash of 'len' bytes: the one hash the hash tables share. */
+uint32_t text_hash(const char *s, size_t len);
 
 /* Normalise 'len' bytes of 'in' into 'out' (of 'outsize' bytes; give it
  * TEXT_NORM_SIZE(len)) and NUL-terminate it.  'lex' may be NULL.  Returns
