@@ -1,12 +1,13 @@
 /* prefilter.c - required-literal analysis of regexes + Aho-Corasick.
  *
  * Analysis is a small recursive-descent reading of PCRE2 syntax that
- * answers one question per (sub)pattern: which set of strings must a
- * match contain one of?  A sequence offers several candidate sets (runs
- * of mandatory literal characters, mandatory groups); the most selective
- * one (longest shortest string) is kept.  An alternation needs every
- * branch known and unions them.  Anything unusual gives up ("unknown"),
- * which only costs speed.
+ * answers one question per (sub)pattern: which sets of strings must a
+ * match contain one of each?  A sequence offers several candidate sets
+ * (runs of mandatory literal characters, mandatory groups, the text a
+ * positive lookaround needs) and keeps the most selective few (longest
+ * shortest string): a match needs one literal of every kept set.  An
+ * alternation needs every branch known and unions one set of each.
+ * Anything unusual gives up ("unknown"), which only costs speed.
  *
  * The automaton works on a reduced alphabet (letters, digits, space, '.',
  * ',' and "other"), which is all normalised text contains, so its dense
@@ -22,6 +23,7 @@
 #include "text.h"
 
 #define MAX_SET  512 /* literals in one set before giving up */
+#define MAX_NEED 4   /* sets of one regex that must all occur */
 #define ALPHABET 40  /* see byte_class() */
 
 /* ------------------------------------------------------------ literal sets */
@@ -67,15 +69,30 @@ set_take(struct litset *ls, char *s)
 	return 0;
 }
 
-/* Add a copy of the 'len' bytes at 's'. */
+/* 'c' as the automaton sees it: every byte of one class is the same. */
+static char
+canonical(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (char)(c - 'A' + 'a');
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ' ||
+	    c == '.' || c == ',')
+		return c;
+	return '?'; /* "other" */
+}
+
+/* Add a copy of the 'len' bytes at 's', in canonical form, so that two
+ * literals the automaton cannot tell apart are one literal. */
 static int
 set_add(struct litset *ls, const char *s, size_t len)
 {
 	char *copy = malloc(len + 1);
+	size_t i;
 
 	if (copy == NULL)
 		return -1;
-	memcpy(copy, s, len);
+	for (i = 0; i < len; i++)
+		copy[i] = canonical(s[i]);
 	copy[len] = '\0';
 	if (set_take(ls, copy) == -1) {
 		free(copy);
@@ -98,21 +115,69 @@ set_shortest(const struct litset *ls)
 	return ls->n == 0 ? 0 : m;
 }
 
-/* Keep the better of *best and *cand (by shortest literal, then by
- * fewer literals); frees the other. */
-static void
-keep_better(struct litset *best, struct litset *cand)
+/* Is 'a' more selective than 'b'?  By shortest literal, then by fewer
+ * literals. */
+static bool
+set_better(const struct litset *a, const struct litset *b)
 {
-	size_t b = set_shortest(best), c = set_shortest(cand);
+	size_t la = set_shortest(a), lb = set_shortest(b);
 
-	if (cand->known &&
-	    (!best->known || c > b || (c == b && cand->n < best->n))) {
-		set_free(best);
-		*best = *cand;
-	} else {
+	return la > lb || (la == lb && a->n < b->n);
+}
+
+/* What a (sub)pattern needs: one literal of each set; none known when
+ * n == 0.  Sets are kept best first. */
+struct need {
+	struct litset set[MAX_NEED];
+	size_t n;
+};
+
+static void
+need_free(struct need *nd)
+{
+	size_t i;
+
+	for (i = 0; i < nd->n; i++)
+		set_free(&nd->set[i]);
+	nd->n = 0;
+}
+
+/* Offer 'cand' to 'nd', which keeps it if it is among the best
+ * MAX_NEED; 'cand' is taken over (or freed) either way.  Sets with an
+ * empty string say nothing and are dropped. */
+static void
+need_offer(struct need *nd, struct litset *cand)
+{
+	size_t at;
+
+	if (!cand->known || set_shortest(cand) == 0) {
 		set_free(cand);
+		return;
 	}
+	for (at = nd->n; at > 0 && set_better(cand, &nd->set[at - 1]); at--)
+		;
+	if (at == MAX_NEED) {
+		set_free(cand);
+		return;
+	}
+	if (nd->n == MAX_NEED)
+		set_free(&nd->set[--nd->n]);
+	memmove(
+	    &nd->set[at + 1], &nd->set[at], (nd->n - at) * sizeof(nd->set[0]));
+	nd->set[at] = *cand;
+	nd->n++;
 	memset(cand, 0, sizeof(*cand));
+}
+
+/* Move every set of 'from' into 'to'. */
+static void
+need_merge(struct need *to, struct need *from)
+{
+	size_t i;
+
+	for (i = 0; i < from->n; i++)
+		need_offer(to, &from->set[i]);
+	from->n = 0;
 }
 
 /* ------------------------------------------------------------ the parser */
@@ -122,18 +187,27 @@ struct parser {
 	bool failed; /* syntax we do not analyse */
 };
 
-static struct litset parse_alternation(struct parser *ps);
+static struct need parse_alternation(struct parser *ps);
 
-/* Skip a character class starting at '['. */
+/* Skip a character class starting at '['.  When it lists plain
+ * characters only ("[?]", "[.?]"), *chars gets them (up to 8); otherwise
+ * it is left empty. */
 static void
-skip_class(struct parser *ps)
+skip_class(struct parser *ps, char chars[9])
 {
+	const char *start = ps->p + 1;
+	bool plain = true;
+
 	ps->p++;
-	if (ps->p < ps->end && *ps->p == '^')
+	if (ps->p < ps->end && *ps->p == '^') {
+		plain = false;
 		ps->p++;
+	}
 	if (ps->p < ps->end && *ps->p == ']')
 		ps->p++;
 	while (ps->p < ps->end && *ps->p != ']') {
+		if (*ps->p == '\\' || *ps->p == '-' || *ps->p == '[')
+			plain = false;
 		if (*ps->p == '\\')
 			ps->p++;
 		else if (*ps->p == '[' && ps->p + 1 < ps->end &&
@@ -145,10 +219,16 @@ skip_class(struct parser *ps)
 		}
 		ps->p++;
 	}
-	if (ps->p >= ps->end)
+	chars[0] = '\0';
+	if (ps->p >= ps->end) {
 		ps->failed = true;
-	else
-		ps->p++;
+		return;
+	}
+	if (plain && ps->p > start && ps->p - start <= 8) {
+		memcpy(chars, start, (size_t)(ps->p - start));
+		chars[ps->p - start] = '\0';
+	}
+	ps->p++;
 }
 
 /* Read a quantifier after an atom; returns its minimum (1 when none). */
@@ -190,29 +270,44 @@ parse_quantifier(struct parser *ps, bool *quantified)
 
 /* The literal run so far becomes a candidate. */
 static void
-flush_run(struct litset *best, const char *run, size_t *runlen)
+flush_run(struct need *nd, const char *run, size_t *runlen)
 {
 	struct litset cand = {0};
 
 	if (*runlen > 0 && set_add(&cand, run, *runlen) == 0)
-		keep_better(best, &cand);
+		need_offer(nd, &cand);
 	else
 		set_free(&cand);
 	*runlen = 0;
 }
 
-static struct litset
+/* Each of 'chars' as a one-character literal: a candidate set. */
+static void
+offer_chars(struct need *nd, const char *chars)
+{
+	struct litset cand = {0};
+
+	for (; *chars != '\0'; chars++) {
+		if (set_add(&cand, chars, 1) == -1) {
+			set_free(&cand);
+			return;
+		}
+	}
+	need_offer(nd, &cand);
+}
+
+static struct need
 parse_sequence(struct parser *ps)
 {
-	struct litset best = {0};
+	struct need nd = {0};
 	char run[256];
 	size_t runlen = 0;
 
 	while (
 	    ps->p < ps->end && *ps->p != '|' && *ps->p != ')' && !ps->failed) {
-		char c = *ps->p;
+		char c = *ps->p, chars[9] = "";
 		bool literal = false, quantified, group = false;
-		struct litset inner = {0};
+		struct need inner = {0};
 		unsigned min;
 		char lit = 0;
 
@@ -233,11 +328,16 @@ parse_sequence(struct parser *ps)
 				break;
 			}
 		} else if (c == '[') {
-			skip_class(ps);
+			skip_class(ps, chars);
+			if (chars[0] != '\0' && chars[1] == '\0') {
+				literal = true;
+				lit = chars[0];
+				chars[0] = '\0';
+			}
 		} else if (c == '.' || c == '^' || c == '$') {
 			ps->p++;
 		} else if (c == '(') {
-			bool skip = false;
+			bool negative = false;
 
 			ps->p++;
 			if (ps->p < ps->end && *ps->p == '?') {
@@ -246,13 +346,13 @@ parse_sequence(struct parser *ps)
 					ps->p += 2;
 				} else if (ps->p + 1 < ps->end &&
 				    (ps->p[1] == '=' || ps->p[1] == '!')) {
+					negative = ps->p[1] == '!';
 					ps->p += 2;
-					skip = true;
 				} else if (ps->p + 2 < ps->end &&
 				    ps->p[1] == '<' &&
 				    (ps->p[2] == '=' || ps->p[2] == '!')) {
+					negative = ps->p[2] == '!';
 					ps->p += 3;
-					skip = true;
 				} else {
 					ps->failed = true;
 					break;
@@ -261,14 +361,18 @@ parse_sequence(struct parser *ps)
 			inner = parse_alternation(ps);
 			if (ps->p >= ps->end || *ps->p != ')') {
 				ps->failed = true;
-				set_free(&inner);
+				need_free(&inner);
 				break;
 			}
 			ps->p++;
-			if (skip)
-				set_free(&inner); /* lookaround: no text */
-			else
+			if (negative) {
+				need_free(
+				    &inner); /* says what must be absent */
+			} else {
+				/* A positive lookaround consumes nothing, but
+				 * its text must be there all the same. */
 				group = true;
+			}
 		} else {
 			literal = true;
 			lit = c;
@@ -278,47 +382,57 @@ parse_sequence(struct parser *ps)
 		if (literal && min >= 1 && runlen < sizeof(run)) {
 			run[runlen++] = lit;
 			if (quantified)
-				flush_run(&best, run, &runlen);
+				flush_run(&nd, run, &runlen);
 			continue;
 		}
-		flush_run(&best, run, &runlen);
+		flush_run(&nd, run, &runlen);
+		if (chars[0] != '\0' && min >= 1)
+			offer_chars(&nd, chars);
 		if (group && min >= 1)
-			keep_better(&best, &inner);
+			need_merge(&nd, &inner);
 		else
-			set_free(&inner);
+			need_free(&inner);
 	}
-	flush_run(&best, run, &runlen);
-	return best;
+	flush_run(&nd, run, &runlen);
+	return nd;
 }
 
-static struct litset
+/* One branch needs all its sets; of an alternation, only one branch
+ * matches, so it needs the union of one set from each branch (the best
+ * one).  A lone branch keeps all its sets. */
+static struct need
 parse_alternation(struct parser *ps)
 {
-	struct litset all = {0};
+	struct need first = parse_sequence(ps), all = {0};
 	bool unknown = false;
 
+	if (ps->p >= ps->end || *ps->p != '|')
+		return first;
+	all.n = 1;
 	for (;;) {
-		struct litset branch = parse_sequence(ps);
+		struct need branch = first;
 		size_t i;
 
-		if (!branch.known || ps->failed)
+		first.n = 0;
+		if (branch.n == 0 || ps->failed)
 			unknown = true;
-		/* Move the branch's strings over rather than copy them. */
-		for (i = 0; i < branch.n && !unknown; i++) {
-			if (set_take(&all, branch.s[i]) == -1)
+		/* Move the best set's strings over rather than copy them. */
+		for (i = 0; !unknown && i < branch.set[0].n; i++) {
+			if (set_take(&all.set[0], branch.set[0].s[i]) == -1)
 				unknown = true;
 			else
-				branch.s[i] = NULL;
+				branch.set[0].s[i] = NULL;
 		}
-		set_free(&branch);
+		need_free(&branch);
 		if (ps->p < ps->end && *ps->p == '|') {
 			ps->p++;
+			first = parse_sequence(ps);
 			continue;
 		}
 		break;
 	}
 	if (unknown)
-		set_free(&all);
+		need_free(&all);
 	return all;
 }
 
@@ -701,7 +815,7 @@ struct exact_ref {
 };
 
 struct literal {
-	size_t *regexes; /* ids of regexes that need this literal */
+	uint32_t *regexes; /* regexes that need it: id * MAX_NEED + set */
 	size_t count;
 	uint32_t seen; /* scan generation it was last marked in */
 	struct exact_ref *exact;
@@ -717,9 +831,10 @@ struct exact_hit {
 
 /* What the prefilter knows about one registered regex. */
 struct regex_info {
-	struct litset set;    /* required literals (non-exact regexes) */
+	struct need need;     /* required literals (non-exact regexes) */
 	struct wordset words; /* exact regexes: their language */
 	unsigned char bounds; /* bit 0: \b before, bit 1: \b after */
+	unsigned char full;   /* the 'seen' bits that make it possible */
 	bool always;          /* nothing known: always run it */
 };
 
@@ -727,7 +842,8 @@ struct prefilter {
 	/* Registered regexes: their literal ids, or always-run. */
 	struct regex_info *regex; /* per registered regex */
 	struct exact_hit *hits;   /* per regex */
-	uint32_t *possible;       /* generation stamp per regex */
+	uint32_t *stamp;          /* per regex: generation of 'seen' */
+	unsigned char *seen;      /* per regex: bit k = set k occurred */
 	size_t regex_count, regex_cap;
 	/* Distinct literals and the automaton over them. */
 	char **lits;
@@ -780,12 +896,13 @@ prefilter_free(struct prefilter *pf)
 	if (pf == NULL)
 		return;
 	for (i = 0; i < pf->regex_count; i++) {
-		set_free(&pf->regex[i].set);
+		need_free(&pf->regex[i].need);
 		ws_free(&pf->regex[i].words);
 	}
 	free(pf->regex);
 	free(pf->hits);
-	free(pf->possible);
+	free(pf->stamp);
+	free(pf->seen);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
 		free(pf->lit[i].regexes);
@@ -807,7 +924,7 @@ prefilter_add(struct prefilter *pf, const char *src)
 {
 	struct parser ps = {src, src + strlen(src), false};
 	struct wordset ws = {0};
-	struct litset ls = {0};
+	struct need nd = {0};
 	bool before, after;
 	size_t id;
 
@@ -824,16 +941,17 @@ prefilter_add(struct prefilter *pf, const char *src)
 	}
 	if (!exact_words(src, &ws, &before, &after)) {
 		memset(&ws, 0, sizeof(ws));
-		ls = parse_alternation(&ps);
-		if (ps.failed || ps.p != ps.end || set_shortest(&ls) == 0)
-			set_free(&ls);
+		nd = parse_alternation(&ps);
+		if (ps.failed || ps.p != ps.end)
+			need_free(&nd);
 	}
 	id = pf->regex_count++;
-	pf->regex[id].set = ls;
+	pf->regex[id].need = nd;
 	pf->regex[id].words = ws;
 	pf->regex[id].bounds =
 	    (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
-	pf->regex[id].always = !ls.known && !ws.ok;
+	pf->regex[id].full = (unsigned char)(ws.ok ? 1 : (1u << nd.n) - 1);
+	pf->regex[id].always = nd.n == 0 && !ws.ok;
 	pf->built = false;
 	return id;
 }
@@ -878,12 +996,15 @@ intern(struct prefilter *pf, long *index, size_t size, const char *s)
 static int
 collect_literals(struct prefilter *pf)
 {
-	size_t r, i, mentions = 0, size = 64;
+	size_t r, i, k, mentions = 0, size = 64;
 	long *index, at;
 	int rc = -1;
 
-	for (r = 0; r < pf->regex_count; r++)
-		mentions += pf->regex[r].set.n + pf->regex[r].words.n;
+	for (r = 0; r < pf->regex_count; r++) {
+		for (k = 0; k < pf->regex[r].need.n; k++)
+			mentions += pf->regex[r].need.set[k].n;
+		mentions += pf->regex[r].words.n;
+	}
 	while (size < mentions * 2)
 		size *= 2;
 	index = malloc(size * sizeof(*index));
@@ -892,21 +1013,28 @@ collect_literals(struct prefilter *pf)
 	for (i = 0; i < size; i++)
 		index[i] = -1;
 	for (r = 0; r < pf->regex_count; r++) {
-		for (i = 0; i < pf->regex[r].set.n; i++) {
-			struct literal *l;
-			size_t *nr;
+		for (k = 0; k < pf->regex[r].need.n; k++) {
+			const struct litset *ls = &pf->regex[r].need.set[k];
+			uint32_t ref = (uint32_t)(r * MAX_NEED + k);
 
-			at = intern(pf, index, size, pf->regex[r].set.s[i]);
-			if (at < 0)
-				goto out;
-			l = &pf->lit[at];
-			if (l->count > 0 && l->regexes[l->count - 1] == r)
-				continue;
-			nr = realloc(l->regexes, (l->count + 1) * sizeof(*nr));
-			if (nr == NULL)
-				goto out;
-			l->regexes = nr;
-			l->regexes[l->count++] = r;
+			for (i = 0; i < ls->n; i++) {
+				struct literal *l;
+				uint32_t *nr;
+
+				at = intern(pf, index, size, ls->s[i]);
+				if (at < 0)
+					goto out;
+				l = &pf->lit[at];
+				if (l->count > 0 &&
+				    l->regexes[l->count - 1] == ref)
+					continue;
+				nr = realloc(
+				    l->regexes, (l->count + 1) * sizeof(*nr));
+				if (nr == NULL)
+					goto out;
+				l->regexes = nr;
+				l->regexes[l->count++] = ref;
+			}
 		}
 		for (i = 0; i < pf->regex[r].words.n; i++) {
 			struct literal *l;
@@ -987,16 +1115,20 @@ prefilter_build(struct prefilter *pf)
 	free(pf->cls);
 	free(pf->out);
 	free(pf->dict);
-	free(pf->possible);
+	free(pf->stamp);
+	free(pf->seen);
 	free(pf->hits);
 	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
 	pf->cls = NULL;
 	pf->out = NULL;
 	pf->built = false;
 	memset(pf->root, 0, sizeof(pf->root));
-	pf->possible = calloc(pf->regex_count + 1, sizeof(*pf->possible));
+	if (pf->regex_count >= UINT32_MAX / MAX_NEED)
+		goto out;
+	pf->stamp = calloc(pf->regex_count + 1, sizeof(*pf->stamp));
+	pf->seen = calloc(pf->regex_count + 1, sizeof(*pf->seen));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
-	if (pf->possible == NULL || pf->hits == NULL ||
+	if (pf->stamp == NULL || pf->seen == NULL || pf->hits == NULL ||
 	    collect_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
@@ -1062,12 +1194,23 @@ prefilter_build(struct prefilter *pf)
 	/* The automaton holds everything now: drop the literal sets (they
 	 * can be large), keeping only which regexes are exact. */
 	for (i = 0; i < pf->regex_count; i++) {
-		set_free(&pf->regex[i].set);
+		need_free(&pf->regex[i].need);
 		ws_free(&pf->regex[i].words);
 	}
 out:
 	free(queue);
 	return rc;
+}
+
+/* Set the 'seen' bits 'bits' of regex 'id' for this scan. */
+static void
+mark_seen(struct prefilter *pf, size_t id, unsigned bits)
+{
+	if (pf->stamp[id] != pf->generation) {
+		pf->stamp[id] = pf->generation;
+		pf->seen[id] = 0;
+	}
+	pf->seen[id] |= (unsigned char)bits;
 }
 
 /* Literal 'lit' ends at text[end - 1]: mark the regexes that need it,
@@ -1085,7 +1228,8 @@ mark_literal(
 	if (l->seen != pf->generation) {
 		l->seen = pf->generation;
 		for (i = 0; i < l->count; i++)
-			pf->possible[l->regexes[i]] = pf->generation;
+			mark_seen(pf, l->regexes[i] / MAX_NEED,
+			    1u << (l->regexes[i] % MAX_NEED));
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &l->exact[i];
@@ -1105,7 +1249,7 @@ mark_literal(
 		} else if ((b & 2) && !end_ok) {
 			continue;
 		}
-		pf->possible[e->regex] = pf->generation;
+		mark_seen(pf, e->regex, 1);
 		if (h->gen != pf->generation || start < h->start ||
 		    (start == h->start && stop < h->end)) {
 			h->gen = pf->generation;
@@ -1126,7 +1270,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		return;
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
-		memset(pf->possible, 0, pf->regex_count * sizeof(uint32_t));
+		memset(pf->stamp, 0, pf->regex_count * sizeof(uint32_t));
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
@@ -1162,7 +1306,9 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 {
 	if (!pf->built || id >= pf->regex_count)
 		return true;
-	return pf->regex[id].always || pf->possible[id] == pf->generation;
+	return pf->regex[id].always ||
+	    (pf->stamp[id] == pf->generation &&
+	        pf->seen[id] == pf->regex[id].full);
 }
 
 void

@@ -54,6 +54,24 @@ lookarounds_and_classes_do_not_invent_requirements(void **state)
 }
 
 static void
+every_required_part_must_occur(void **state)
+{
+	(void)state;
+	/* A sequence needs all its parts, not just the rarest one. */
+	assert_true(possible("\\bwhy (?:\\w+ ){0,3}back\\b", "why is my back"));
+	assert_false(possible("\\bwhy (?:\\w+ ){0,3}back\\b", "my back"));
+	assert_false(possible("\\bwhy (?:\\w+ ){0,3}back\\b", "why not"));
+	/* So does the text a positive lookaround looks for. */
+	assert_true(possible("^(?=.*\\bmum\\b)(?!.*\\bi\\b)", "my mum fell"));
+	assert_false(possible("^(?=.*\\bmum\\b)(?!.*\\bi\\b)", "my dad fell"));
+	assert_true(possible("(?<=back )pain", "back pain"));
+	assert_false(possible("(?<=back )pain", "pain"));
+	/* A branch of an alternation needs only its own parts. */
+	assert_true(possible("\\b(?:sore back|stiff neck)\\b", "stiff neck"));
+	assert_false(possible("\\b(?:sore back|stiff neck)\\b", "stiff back"));
+}
+
+static void
 unanalysable_regexes_always_run(void **state)
 {
 	(void)state;
@@ -72,6 +90,28 @@ escaped_question_mark_is_a_literal(void **state)
 	assert_false(possible(" \\?", "hello there"));
 	assert_false(possible("\\?$", "hello there"));
 	assert_true(possible("[?]", "ok ?"));
+	assert_true(possible("[.?]", "ok ?"));
+	assert_false(possible("[.?]", "ok"));
+}
+
+/* Bytes the automaton cannot tell apart ('!' and '?' are both "other")
+ * must not hide each other's regexes. */
+static void
+literals_alike_to_the_automaton_are_one(void **state)
+{
+	struct prefilter *pf = prefilter_new();
+	size_t q = prefilter_add(pf, "[?]");
+	size_t x = prefilter_add(pf, "!");
+	size_t up = prefilter_add(pf, "BACK");
+
+	(void)state;
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_scan(pf, "ok ?", 4);
+	assert_true(prefilter_possible(pf, q));
+	prefilter_scan(pf, "back", 4);
+	assert_true(prefilter_possible(pf, up));
+	assert_false(prefilter_possible(pf, x));
+	prefilter_free(pf);
 }
 
 static void
@@ -177,8 +217,10 @@ main(void)
 	    cmocka_unit_test(optional_parts_are_not_required),
 	    cmocka_unit_test(
 	        lookarounds_and_classes_do_not_invent_requirements),
+	    cmocka_unit_test(every_required_part_must_occur),
 	    cmocka_unit_test(unanalysable_regexes_always_run),
 	    cmocka_unit_test(escaped_question_mark_is_a_literal),
+	    cmocka_unit_test(literals_alike_to_the_automaton_are_one),
 	    cmocka_unit_test(overlapping_literals_are_all_found),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
