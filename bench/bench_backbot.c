@@ -13,6 +13,7 @@
  *              but other words).
  * Ends with one summary line:
  *   startup_ms=... qps=... p99_us=... rss_mb=... qps_x10kb=...
+ * With --quick, only start-up and throughput are measured.
  * This is a benchmark, not a test: it prints figures and checks nothing.
  */
 #define _DEFAULT_SOURCE /* wait4() */
@@ -34,6 +35,7 @@
 #define STARTUP_RUNS 7
 #define SCALE        10
 #define DEV_SET      "../shared/eval/dev.jsonl"
+#define WARM_UP      10000 /* questions answered before timing */
 
 struct corpus {
 	char **q;
@@ -200,21 +202,24 @@ load_bot(const char *root)
 	return bot;
 }
 
-/* Answer the whole corpus; fills per-question latencies; returns q/s. */
+/* Answer the first 'n' questions of the corpus; fills per-question
+ * latencies; returns q/s. */
 static double
-run_corpus(struct bot *bot, const struct corpus *c, double *lat)
+run_corpus(struct bot *bot, const struct corpus *c, size_t n, double *lat)
 {
 	struct bot_reply r;
 	double t0 = now_us(), t;
 	size_t i;
 
-	for (i = 0; i < c->count; i++) {
+	if (n > c->count)
+		n = c->count;
+	for (i = 0; i < n; i++) {
 		t = now_us();
 		(void)bot_answer(bot, c->q[i], strlen(c->q[i]), &r);
 		if (lat != NULL)
 			lat[i] = now_us() - t;
 	}
-	return (double)c->count / ((now_us() - t0) / 1e6);
+	return (double)n / ((now_us() - t0) / 1e6);
 }
 
 /* The batch run is started by a small helper process forked before the
@@ -466,7 +471,8 @@ build_scaled_kb(const char *root)
 int
 main(int argc, char **argv)
 {
-	const char *bin = argc > 1 ? argv[1] : "./backbot";
+	const char *bin = "./backbot";
+	bool quick = false;
 	double qps_batch, rss_batch;
 	struct spawner spawner;
 	struct corpus base = {0}, corpus = {0};
@@ -477,8 +483,17 @@ main(int argc, char **argv)
 	char scaled[256];
 	size_t i, patterns_x1, patterns_x10;
 
-	if (argc > 2) {
-		fprintf(stderr, "usage: bench_backbot [PATH/TO/backbot]\n");
+	for (i = 1; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0)
+			quick = true;
+		else if (argv[i][0] != '-' && i == (size_t)argc - 1)
+			bin = argv[i];
+		else
+			break;
+	}
+	if (i < (size_t)argc) {
+		fprintf(stderr,
+		    "usage: bench_backbot [--quick] [PATH/TO/backbot]\n");
 		return 1;
 	}
 	spawner_start(&spawner, bin);
@@ -512,13 +527,19 @@ main(int argc, char **argv)
 	lat = malloc(corpus.count * sizeof(*lat));
 	if (lat == NULL)
 		die("out of memory");
-	(void)run_corpus(bot, &corpus, NULL); /* warm caches */
-	qps = run_corpus(bot, &corpus, lat);
+	(void)run_corpus(bot, &corpus, WARM_UP, NULL);
+	qps = run_corpus(bot, &corpus, corpus.count, lat);
 	qsort(lat, corpus.count, sizeof(*lat), compare_double);
 	p50 = lat[corpus.count / 2];
 	p99 = lat[corpus.count * 99 / 100];
 	bot_free(bot);
 	getrusage(RUSAGE_SELF, &ru);
+	if (quick) {
+		printf("startup_ms=%.2f qps=%.0f p50_us=%.1f p99_us=%.1f\n",
+		    startup[STARTUP_RUNS / 2], qps, p50, p99);
+		spawner_stop(&spawner);
+		goto out;
+	}
 
 	qps_batch = run_batch(&spawner, &corpus, &rss_batch);
 	spawner_stop(&spawner);
@@ -529,8 +550,8 @@ main(int argc, char **argv)
 	build_scaled_kb(scaled);
 	bot = load_bot(scaled);
 	patterns_x10 = bot_intent_count(bot);
-	(void)run_corpus(bot, &corpus, NULL);
-	qps10 = run_corpus(bot, &corpus, NULL);
+	(void)run_corpus(bot, &corpus, WARM_UP, NULL);
+	qps10 = run_corpus(bot, &corpus, corpus.count, NULL);
 	bot_free(bot);
 	remove_tree(scaled);
 
@@ -551,6 +572,7 @@ main(int argc, char **argv)
 	printf("startup_ms=%.2f qps=%.0f p99_us=%.1f rss_mb=%.1f "
 	       "qps_x10kb=%.0f\n",
 	    startup[STARTUP_RUNS / 2], qps, p99, rss_batch, qps10);
+out:
 	for (i = 0; i < corpus.count; i++)
 		free(corpus.q[i]);
 	for (i = 0; i < base.count; i++)

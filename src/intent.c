@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "candidates.h"
 #include "diag.h"
 #include "jsonfile.h"
 #include "lexicon.h"
@@ -21,13 +22,15 @@ struct intent {
 	size_t pattern_count;
 	char **examples;
 	size_t example_count;
-	char *file; /* where it was defined, for check messages */
+	char *file;           /* where it was defined, for check messages */
+	size_t first_pattern; /* number of patterns[0] in the candidates */
 };
 
 struct intent_set {
 	struct intent *items;
 	size_t count;
 	size_t cap;
+	struct candidates *candidates; /* NULL: try every pattern */
 };
 
 static void
@@ -55,6 +58,7 @@ intent_free(struct intent_set *set)
 	for (i = 0; i < set->count; i++)
 		intent_clear(&set->items[i]);
 	free(set->items);
+	candidates_free(set->candidates);
 	free(set);
 }
 
@@ -245,14 +249,25 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 	return set;
 }
 
+/* The next pattern of 'it' from number 'i' on worth trying: the next
+ * candidate when 'cand' holds a selection, else simply 'i'. */
+static size_t
+next_pattern(const struct intent *it, const struct candidates *cand, size_t i)
+{
+	if (cand == NULL || i >= it->pattern_count)
+		return i;
+	return candidates_next(cand, it->first_pattern + i) - it->first_pattern;
+}
+
 static double
-score_intent(
-    const struct intent *it, struct rx_env *env, const char *s, size_t len)
+score_intent(const struct intent *it, const struct candidates *cand,
+    struct rx_env *env, const char *s, size_t len)
 {
 	double miss = 1.0, penalty = 0.0, score;
 	size_t i;
 
-	for (i = 0; i < it->pattern_count; i++) {
+	for (i = next_pattern(it, cand, 0); i < it->pattern_count;
+	     i = next_pattern(it, cand, i + 1)) {
 		const struct pattern *p = &it->patterns[i];
 
 		if (!pattern_matches(p, env, s, len))
@@ -270,11 +285,20 @@ size_t
 intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
     size_t len, struct intent_score *out, size_t max)
 {
+	const struct candidates *cand = NULL;
 	size_t i, n = 0;
 
+	if (set->candidates != NULL &&
+	    candidates_select(set->candidates, rx_env_scanned(env, norm, len)))
+		cand = set->candidates;
 	for (i = 0; i < set->count && max > 0; i++) {
-		double s = score_intent(&set->items[i], env, norm, len);
+		const struct intent *it = &set->items[i];
+		double s;
 		size_t j;
+
+		if (next_pattern(it, cand, 0) >= it->pattern_count)
+			continue; /* nothing it needs is in the message */
+		s = score_intent(it, cand, env, norm, len);
 
 		if (s <= 0)
 			continue;
@@ -300,6 +324,20 @@ intent_register(struct intent_set *set, struct prefilter *pf)
 	for (i = 0; i < set->count; i++) {
 		for (j = 0; j < set->items[i].pattern_count; j++)
 			pattern_register(&set->items[i].patterns[j], pf);
+	}
+	/* Without the index every pattern is tried: slower, same answers. */
+	candidates_free(set->candidates);
+	set->candidates = candidates_new();
+	for (i = 0; i < set->count && set->candidates != NULL; i++) {
+		set->items[i].first_pattern = candidates_count(set->candidates);
+		for (j = 0; j < set->items[i].pattern_count; j++) {
+			if (candidates_add(set->candidates,
+			        &set->items[i].patterns[j], pf) == -1) {
+				candidates_free(set->candidates);
+				set->candidates = NULL;
+				break;
+			}
+		}
 	}
 }
 

@@ -431,16 +431,27 @@ pattern_none_clear(
 }
 
 bool
+pattern_possible(
+    const struct pattern *p, const struct rx_env *env, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < p->all_count; i++) {
+		if (!rx_possible(p->all[i], env, s))
+			return false;
+	}
+	return true;
+}
+
+bool
 pattern_matches(
     const struct pattern *p, struct rx_env *env, const char *s, size_t len)
 {
 	size_t i, a, b;
 
 	/* Bit tests first: any part ruled out saves running the others. */
-	for (i = 0; i < p->all_count; i++) {
-		if (!rx_possible(p->all[i], env, s))
-			return false;
-	}
+	if (!pattern_possible(p, env, s))
+		return false;
 	for (i = 0; i < p->all_count; i++) {
 		if (rx_find(p->all[i], env, s, len, 0, &a, &b) != 1)
 			return false;
@@ -457,6 +468,25 @@ pattern_register(struct pattern *p, struct prefilter *pf)
 		rx_register(p->all[i], pf);
 	for (i = 0; i < p->none_count; i++)
 		rx_register(p->none[i], pf);
+}
+
+size_t
+pattern_key(const struct pattern *p, const struct prefilter *pf)
+{
+	size_t i;
+
+	for (i = 0; i < p->all_count; i++) {
+		if (p->all[i]->pf_id != PREFILTER_NONE &&
+		    prefilter_filters(pf, p->all[i]->pf_id))
+			return p->all[i]->pf_id;
+	}
+	return PREFILTER_NONE;
+}
+
+const struct prefilter *
+rx_env_scanned(const struct rx_env *env, const char *s, size_t len)
+{
+	return s == env->text && len == env->text_len ? env->pf : NULL;
 }
 
 void

@@ -98,9 +98,22 @@ int pattern_from_json(struct pattern *p, const struct cJSON *node,
 bool pattern_matches(
     const struct pattern *p, struct rx_env *env, const char *s, size_t len);
 
+/* False when the prefilter rules out one of the 'all' regexes (a cheap
+ * test: no regex runs). */
+bool pattern_possible(
+    const struct pattern *p, const struct rx_env *env, const char *s);
+
 /* True when no 'none' regex matches. */
 bool pattern_none_clear(
     const struct pattern *p, struct rx_env *env, const char *s, size_t len);
+
+/* The prefilter id of a regex 'p' needs and 'pf' can rule out, or
+ * PREFILTER_NONE when there is none (after pattern_register()). */
+size_t pattern_key(const struct pattern *p, const struct prefilter *pf);
+
+/* The prefilter that scanned s[0..len) in rx_env_begin(), or NULL. */
+const struct prefilter *rx_env_scanned(
+    const struct rx_env *env, const char *s, size_t len);
 
 /* Register every regex of 'p' with a prefilter. */
 void pattern_register(struct pattern *p, struct prefilter *pf);

@@ -844,6 +844,8 @@ struct prefilter {
 	struct exact_hit *hits;   /* per regex */
 	uint32_t *stamp;          /* per regex: generation of 'seen' */
 	unsigned char *seen;      /* per regex: bit k = set k occurred */
+	size_t *live;             /* regexes made possible by this scan */
+	size_t live_count;
 	size_t regex_count, regex_cap;
 	/* Distinct literals and the automaton over them. */
 	char **lits;
@@ -903,6 +905,7 @@ prefilter_free(struct prefilter *pf)
 	free(pf->hits);
 	free(pf->stamp);
 	free(pf->seen);
+	free(pf->live);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
 		free(pf->lit[i].regexes);
@@ -1117,7 +1120,9 @@ prefilter_build(struct prefilter *pf)
 	free(pf->dict);
 	free(pf->stamp);
 	free(pf->seen);
+	free(pf->live);
 	free(pf->hits);
+	pf->live = NULL;
 	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
 	pf->cls = NULL;
 	pf->out = NULL;
@@ -1127,9 +1132,10 @@ prefilter_build(struct prefilter *pf)
 		goto out;
 	pf->stamp = calloc(pf->regex_count + 1, sizeof(*pf->stamp));
 	pf->seen = calloc(pf->regex_count + 1, sizeof(*pf->seen));
+	pf->live = malloc((pf->regex_count + 1) * sizeof(*pf->live));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
-	if (pf->stamp == NULL || pf->seen == NULL || pf->hits == NULL ||
-	    collect_literals(pf) == -1)
+	if (pf->stamp == NULL || pf->seen == NULL || pf->live == NULL ||
+	    pf->hits == NULL || collect_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
@@ -1206,11 +1212,16 @@ out:
 static void
 mark_seen(struct prefilter *pf, size_t id, unsigned bits)
 {
+	unsigned char before;
+
 	if (pf->stamp[id] != pf->generation) {
 		pf->stamp[id] = pf->generation;
 		pf->seen[id] = 0;
 	}
+	before = pf->seen[id];
 	pf->seen[id] |= (unsigned char)bits;
+	if (pf->seen[id] == pf->regex[id].full && before != pf->seen[id])
+		pf->live[pf->live_count++] = id;
 }
 
 /* Literal 'lit' ends at text[end - 1]: mark the regexes that need it,
@@ -1277,6 +1288,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 			pf->lit[i].seen = 0;
 		pf->generation = 1;
 	}
+	pf->live_count = 0;
 	for (i = 0; i < len; i++) {
 		uint32_t t;
 
@@ -1299,6 +1311,21 @@ prefilter_exact(
 	*start = pf->hits[id].start;
 	*end = pf->hits[id].end;
 	return 1;
+}
+
+size_t
+prefilter_live(const struct prefilter *pf, const size_t **ids)
+{
+	if (!pf->built)
+		return PREFILTER_NONE;
+	*ids = pf->live;
+	return pf->live_count;
+}
+
+bool
+prefilter_filters(const struct prefilter *pf, size_t id)
+{
+	return id < pf->regex_count && !pf->regex[id].always;
 }
 
 bool

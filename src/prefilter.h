@@ -48,6 +48,15 @@ void prefilter_scan(struct prefilter *pf, const char *text, size_t len);
 /* Could regex 'id' match the last scanned message? */
 bool prefilter_possible(const struct prefilter *pf, size_t id);
 
+/* The regexes that the last scan made possible, in *ids (borrowed), and
+ * their count; regexes that are always possible are not listed.
+ * PREFILTER_NONE when the automaton is not built. */
+size_t prefilter_live(const struct prefilter *pf, const size_t **ids);
+
+/* Does the prefilter ever rule out regex 'id'?  Known from
+ * prefilter_add() on. */
+bool prefilter_filters(const struct prefilter *pf, size_t id);
+
 /* For an exact regex (a list of whole words or phrases, which the
  * automaton answers alone): 1 with the leftmost match in the last scanned
  * text, 0 for no match.  -1 when regex 'id' is not exact. */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "candidates.h"
 #include "diag.h"
 #include "jsonfile.h"
 #include "lexicon.h"
@@ -46,7 +47,8 @@ struct rule {
 	enum triage_level level;
 	struct pattern *patterns;
 	size_t pattern_count;
-	char **examples; /* must reach 'level' */
+	size_t first_pattern; /* number of patterns[0] in the candidates */
+	char **examples;      /* must reach 'level' */
 	size_t example_count;
 	char **nots; /* must stay below 'level' */
 	size_t not_count;
@@ -64,6 +66,7 @@ struct triage {
 	char *guidance[TRIAGE_LEVELS];
 	struct rx_env *env;
 	const struct lexicon *lex;
+	struct candidates *candidates; /* NULL: try every pattern */
 };
 
 const char *
@@ -130,6 +133,7 @@ triage_free(struct triage *t)
 	for (i = 0; i < TRIAGE_LEVELS; i++)
 		free(t->guidance[i]);
 	rx_env_free(t->env);
+	candidates_free(t->candidates);
 	free(t);
 }
 
@@ -633,15 +637,27 @@ has_live_occurrence(const struct triage *t, struct rx_env *env, struct rx *rx,
 	return true; /* too many to examine: assume the worst */
 }
 
+/* The next pattern of 'r' from number 'i' on worth trying. */
+static size_t
+next_pattern(const struct rule *r, const struct candidates *cand, size_t i)
+{
+	if (cand == NULL || i >= r->pattern_count)
+		return i;
+	return candidates_next(cand, r->first_pattern + i) - r->first_pattern;
+}
+
 static bool
-rule_fires(const struct triage *t, struct rx_env *env, const struct rule *r,
-    const char *s, size_t len)
+rule_fires(const struct triage *t, const struct candidates *cand,
+    struct rx_env *env, const struct rule *r, const char *s, size_t len)
 {
 	size_t i, j;
 
-	for (i = 0; i < r->pattern_count; i++) {
+	for (i = next_pattern(r, cand, 0); i < r->pattern_count;
+	     i = next_pattern(r, cand, i + 1)) {
 		const struct pattern *p = &r->patterns[i];
 
+		if (!pattern_possible(p, env, s))
+			continue;
 		for (j = 0; j < p->all_count; j++) {
 			if (!has_live_occurrence(
 			        t, env, p->all[j], r->level, s, len))
@@ -657,17 +673,21 @@ void
 triage_assess(struct triage *t, struct rx_env *env, const char *norm,
     size_t len, struct triage_result *out)
 {
+	const struct candidates *cand = NULL;
 	size_t i, j;
 
 	if (env == NULL) {
 		env = t->env;
 		rx_env_begin(env, norm, len);
 	}
+	if (t->candidates != NULL &&
+	    candidates_select(t->candidates, rx_env_scanned(env, norm, len)))
+		cand = t->candidates;
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < t->rule_count; i++) {
 		const struct rule *r = &t->rules[i];
 
-		if (!rule_fires(t, env, r, norm, len))
+		if (!rule_fires(t, cand, env, r, norm, len))
 			continue;
 		if (r->level > out->level)
 			out->level = r->level;
@@ -709,6 +729,20 @@ triage_register(struct triage *t, struct prefilter *pf)
 	rx_register(t->scope_end, pf);
 	rx_register(t->scope_end_serious, pf);
 	rx_register(t->clause_break, pf);
+	/* Without the index every pattern is tried: slower, same answers. */
+	candidates_free(t->candidates);
+	t->candidates = candidates_new();
+	for (i = 0; i < t->rule_count && t->candidates != NULL; i++) {
+		t->rules[i].first_pattern = candidates_count(t->candidates);
+		for (j = 0; j < t->rules[i].pattern_count; j++) {
+			if (candidates_add(t->candidates,
+			        &t->rules[i].patterns[j], pf) == -1) {
+				candidates_free(t->candidates);
+				t->candidates = NULL;
+				break;
+			}
+		}
+	}
 }
 
 const char *

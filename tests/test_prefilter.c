@@ -2,6 +2,7 @@
  * and that it never changes an answer. */
 #include <unistd.h>
 
+#include "candidates.h"
 #include "intent.h"
 #include "lexicon.h"
 #include "pattern.h"
@@ -136,6 +137,60 @@ overlapping_literals_are_all_found(void **state)
 	prefilter_free(pf);
 }
 
+/* One pattern of one regex, registered with 'pf'. */
+static struct pattern
+one_regex_pattern(const char *src, struct prefilter *pf)
+{
+	struct pattern p = {0};
+	char why[128];
+	size_t off;
+
+	p.all = calloc(1, sizeof(*p.all));
+	assert_non_null(p.all);
+	p.all[0] = rx_compile(src, NULL, why, sizeof(why), &off);
+	assert_non_null(p.all[0]);
+	p.all_count = 1;
+	p.weight = 1;
+	pattern_register(&p, pf);
+	return p;
+}
+
+static void
+candidates_are_the_patterns_a_message_can_match(void **state)
+{
+	struct prefilter *pf = prefilter_new();
+	struct candidates *c = candidates_new();
+	struct pattern p[4];
+	size_t i;
+
+	(void)state;
+	p[0] = one_regex_pattern("\\bcrack\\w*", pf);
+	p[1] = one_regex_pattern("x*", pf); /* nothing to look for */
+	p[2] = one_regex_pattern("\\bstretch(?:es)?\\b", pf);
+	p[3] = one_regex_pattern("\\bdoctor\\b", pf);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(candidates_add(c, &p[i], pf), 0);
+	assert_false(candidates_select(c, pf)); /* not built yet */
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_scan(pf, "best stretches", 14);
+	assert_true(candidates_select(c, pf));
+	assert_false(candidates_has(c, 0));
+	assert_true(candidates_has(c, 1));
+	assert_true(candidates_has(c, 2));
+	assert_false(candidates_has(c, 3));
+	assert_int_equal(candidates_next(c, 0), 1);
+	assert_int_equal(candidates_next(c, 2), 2);
+	assert_int_equal(candidates_next(c, 3), 4);
+	prefilter_scan(pf, "cracking and a doctor", 21);
+	assert_true(candidates_select(c, pf));
+	assert_int_equal(candidates_next(c, 0), 0);
+	assert_int_equal(candidates_next(c, 2), 3);
+	for (i = 0; i < 4; i++)
+		pattern_free(&p[i]);
+	candidates_free(c);
+	prefilter_free(pf);
+}
+
 /* The shipped knowledge base ranks intents and triages every corpus line
  * exactly the same with and without the prefilter. */
 static void
@@ -222,6 +277,7 @@ main(void)
 	    cmocka_unit_test(escaped_question_mark_is_a_literal),
 	    cmocka_unit_test(literals_alike_to_the_automaton_are_one),
 	    cmocka_unit_test(overlapping_literals_are_all_found),
+	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
 

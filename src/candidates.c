@@ -1,0 +1,189 @@
+/* candidates.c - patterns filed under a key regex; see candidates.h.
+ *
+ * The index is a list of (key regex, pattern number) entries sorted by
+ * key, built on the first selection; a selection is a bit set over
+ * pattern numbers, started from the patterns that are always candidates
+ * and completed from the regexes the prefilter found possible.
+ */
+#include "candidates.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pattern.h"
+#include "prefilter.h"
+
+struct entry {
+	size_t key; /* prefilter id of the key regex */
+	size_t pattern;
+};
+
+struct candidates {
+	struct entry *entries; /* filtered patterns; sorted once built */
+	size_t entry_count, entry_cap;
+	uint64_t *always; /* bit per pattern: no key */
+	uint64_t *bits;   /* the last selection */
+	size_t count;     /* patterns filed */
+	size_t words;     /* of 'always' and 'bits' */
+	bool sorted;
+};
+
+struct candidates *
+candidates_new(void)
+{
+	return calloc(1, sizeof(struct candidates));
+}
+
+void
+candidates_free(struct candidates *c)
+{
+	if (c == NULL)
+		return;
+	free(c->entries);
+	free(c->always);
+	free(c->bits);
+	free(c);
+}
+
+size_t
+candidates_count(const struct candidates *c)
+{
+	return c->count;
+}
+
+/* Make room for pattern number 'n' in both bit sets. */
+static int
+grow_bits(struct candidates *c, size_t n)
+{
+	size_t need = n / 64 + 1, words = c->words == 0 ? 4 : c->words;
+	uint64_t *a, *b;
+
+	if (need <= c->words)
+		return 0;
+	while (words < need)
+		words *= 2;
+	a = realloc(c->always, words * sizeof(*a));
+	if (a == NULL)
+		return -1;
+	c->always = a;
+	b = realloc(c->bits, words * sizeof(*b));
+	if (b == NULL)
+		return -1;
+	c->bits = b;
+	memset(a + c->words, 0, (words - c->words) * sizeof(*a));
+	memset(b + c->words, 0, (words - c->words) * sizeof(*b));
+	c->words = words;
+	return 0;
+}
+
+int
+candidates_add(
+    struct candidates *c, const struct pattern *p, const struct prefilter *pf)
+{
+	size_t n = c->count, key = pattern_key(p, pf);
+
+	if (grow_bits(c, n) == -1)
+		return -1;
+	if (key == PREFILTER_NONE) {
+		c->always[n / 64] |= (uint64_t)1 << (n % 64);
+	} else {
+		if (c->entry_count == c->entry_cap) {
+			size_t ncap = c->entry_cap == 0 ? 64 : c->entry_cap * 2;
+			struct entry *ne =
+			    realloc(c->entries, ncap * sizeof(*ne));
+
+			if (ne == NULL)
+				return -1;
+			c->entries = ne;
+			c->entry_cap = ncap;
+		}
+		c->entries[c->entry_count].key = key;
+		c->entries[c->entry_count].pattern = n;
+		c->entry_count++;
+	}
+	c->count++;
+	c->sorted = false;
+	return 0;
+}
+
+static int
+by_key(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->pattern < y->pattern ? -1 : x->pattern > y->pattern;
+}
+
+/* The first entry whose key is 'key' or more. */
+static size_t
+first_entry(const struct candidates *c, size_t key)
+{
+	size_t lo = 0, hi = c->entry_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->entries[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool
+candidates_select(struct candidates *c, const struct prefilter *pf)
+{
+	const size_t *live;
+	size_t n, i, e;
+
+	if (pf == NULL || c->words == 0)
+		return false;
+	n = prefilter_live(pf, &live);
+	if (n == PREFILTER_NONE)
+		return false;
+	if (!c->sorted) {
+		qsort(c->entries, c->entry_count, sizeof(*c->entries), by_key);
+		c->sorted = true;
+	}
+	memcpy(c->bits, c->always, c->words * sizeof(*c->bits));
+	for (i = 0; i < n; i++) {
+		for (e = first_entry(c, live[i]);
+		     e < c->entry_count && c->entries[e].key == live[i]; e++) {
+			size_t p = c->entries[e].pattern;
+
+			c->bits[p / 64] |= (uint64_t)1 << (p % 64);
+		}
+	}
+	return true;
+}
+
+bool
+candidates_has(const struct candidates *c, size_t n)
+{
+	return n < c->count && (c->bits[n / 64] >> (n % 64) & 1) != 0;
+}
+
+size_t
+candidates_next(const struct candidates *c, size_t from)
+{
+	size_t w = from / 64;
+	uint64_t word;
+
+	if (from >= c->count)
+		return c->count;
+	word = c->bits[w] & (~(uint64_t)0 << (from % 64));
+	for (;;) {
+		if (word != 0) {
+			size_t n = w * 64 + (size_t)__builtin_ctzll(word);
+
+			return n < c->count ? n : c->count;
+		}
+		if (++w >= c->words || w * 64 >= c->count)
+			return c->count;
+		word = c->bits[w];
+	}
+}

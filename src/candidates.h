@@ -1,0 +1,43 @@
+/* candidates.h - which patterns a message can possibly match.
+ *
+ * Every pattern of a set (intents, triage rules) is filed under one of
+ * the regexes it needs, its key.  After the prefilter has scanned a
+ * message, only the patterns whose key may match are candidates, so the
+ * cost of a message grows with what it mentions, not with the size of the
+ * knowledge base.  Patterns whose regexes the prefilter cannot rule out
+ * are always candidates.
+ */
+#ifndef BACKBOT_CANDIDATES_H
+#define BACKBOT_CANDIDATES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pattern;
+struct prefilter;
+
+struct candidates;
+
+/* NULL when out of memory. */
+struct candidates *candidates_new(void);
+void candidates_free(struct candidates *c); /* NULL is a no-op */
+
+/* File the next pattern (number candidates_count() before the call):
+ * 'p', whose regexes are registered with 'pf'.  -1 when out of memory. */
+int candidates_add(
+    struct candidates *c, const struct pattern *p, const struct prefilter *pf);
+
+size_t candidates_count(const struct candidates *c);
+
+/* Select the candidates for the message 'pf' last scanned.  False when
+ * there is no selection to make (no prefilter, or it could not be
+ * built): every pattern must then be tried. */
+bool candidates_select(struct candidates *c, const struct prefilter *pf);
+
+/* Is pattern 'n' a candidate in the last selection? */
+bool candidates_has(const struct candidates *c, size_t n);
+
+/* The first candidate numbered 'from' or more, or candidates_count(). */
+size_t candidates_next(const struct candidates *c, size_t from);
+
+#endif
