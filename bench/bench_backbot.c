@@ -10,7 +10,8 @@
  *              from a file (I/O included), and its peak resident set size;
  *   scaling    the same throughput with a knowledge base ten times larger
  *              (synthetic intents whose patterns have the shipped shapes
- *              but other words).
+ *              but other words, their word classes included: intents
+ *              about other things, as a bigger knowledge base would add).
  * Ends with one summary line:
  *   startup_ms=... qps=... p99_us=... rss_mb=... qps_x10kb=...
  * With --quick, only start-up and throughput are measured.
@@ -343,24 +344,58 @@ scramble(char *s, int k)
 		while (s[j] >= 'a' && s[j] <= 'z')
 			j++;
 		if (j - i >= 4) {
-			for (; i < j; i++)
-				s[i] = (char)('a' + (s[i] - 'a' + k) % 26);
+			size_t m;
+
+			for (m = i; m < j; m++)
+				s[m] = (char)('a' + (s[m] - 'a' + k) % 26);
 		}
 		i = j > i ? j : i + 1;
 	}
 }
 
+/* 's' with every {class} of 'words' renamed to {xK_class}: copy K
+ * of the knowledge base has its own, scrambled, word classes. */
+static char *
+rename_classes(const char *s, int k, const cJSON *words)
+{
+	struct buf out;
+
+	buf_init(&out, 1u << 24);
+	while (*s != '\0') {
+		const char *close = strchr(s, '}');
+		char name[128];
+
+		if (*s == '{' && close != NULL &&
+		    (size_t)(close - s) < sizeof(name)) {
+			memcpy(name, s + 1, (size_t)(close - s - 1));
+			name[close - s - 1] = '\0';
+			if (cJSON_GetObjectItemCaseSensitive(words, name) !=
+			    NULL) {
+				buf_printf(&out, "{x%d_%s}", k, name);
+				s = close + 1;
+				continue;
+			}
+		}
+		buf_append_char(&out, *s++);
+	}
+	return out.data != NULL ? out.data : strdup("");
+}
+
 static void
-scramble_node(cJSON *n, int k)
+scramble_node(cJSON *n, int k, const cJSON *words)
 {
 	cJSON *c;
 
 	if (cJSON_IsString(n)) {
-		scramble(n->valuestring, k);
+		char *renamed = rename_classes(n->valuestring, k, words);
+
+		scramble(renamed, k);
+		cJSON_SetValuestring(n, renamed);
+		free(renamed);
 		return;
 	}
 	for (c = n->child; c != NULL; c = c->next)
-		scramble_node(c, k);
+		scramble_node(c, k, words);
 }
 
 static char *
@@ -398,6 +433,8 @@ static void
 build_scaled_kb(const char *root)
 {
 	char cmd[4096], path[4096];
+	cJSON *lexicon, *words, *originals;
+	char *text, *out;
 	FILE *ls;
 	int k;
 
@@ -409,11 +446,35 @@ build_scaled_kb(const char *root)
 	    root, root, root, root, root, root);
 	if (system(cmd) != 0)
 		die("cannot copy the knowledge base");
+	/* Scrambled copies of the word classes, one set per copy. */
+	text = read_all("intents/lexicon.json");
+	lexicon = cJSON_Parse(text);
+	free(text);
+	words = cJSON_GetObjectItemCaseSensitive(lexicon, "words");
+	if (!cJSON_IsObject(words))
+		die("cannot read intents/lexicon.json");
+	originals = cJSON_Duplicate(words, 1);
+	for (k = 1; k < SCALE; k++) {
+		cJSON *w;
+
+		cJSON_ArrayForEach(w, originals)
+		{
+			char name[160];
+			cJSON *copy = cJSON_CreateString(w->valuestring);
+
+			snprintf(name, sizeof(name), "x%d_%s", k, w->string);
+			scramble_node(copy, k, originals);
+			cJSON_AddItemToObject(words, name, copy);
+		}
+	}
+	out = cJSON_Print(lexicon);
+	snprintf(path, sizeof(path), "%s/intents/lexicon.json", root);
+	write_all(path, out);
+	free(out);
 	ls = popen("ls intents/*.json", "r");
 	if (ls == NULL)
 		die("cannot list intents/");
 	while (fgets(path, sizeof(path), ls) != NULL) {
-		char *text, *out;
 		cJSON *root_json, *list, *it, *answers;
 		char *nl = strchr(path, '\n');
 
@@ -440,7 +501,7 @@ build_scaled_kb(const char *root)
 				cJSON_SetValuestring(id, nid);
 				scramble_node(cJSON_GetObjectItemCaseSensitive(
 				                  it, "patterns"),
-				    k);
+				    k, originals);
 				cJSON_DeleteItemFromObjectCaseSensitive(
 				    it, "examples");
 				cJSON_AddStringToObject(a, "intent", nid);
@@ -466,6 +527,8 @@ build_scaled_kb(const char *root)
 		}
 	}
 	pclose(ls);
+	cJSON_Delete(originals);
+	cJSON_Delete(lexicon);
 }
 
 int
