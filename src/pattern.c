@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "diag.h"
+#include "factor.h"
 #include "jsonfile.h"
 #include "lexicon.h"
 #include "prefilter.h"
@@ -41,6 +42,25 @@ struct rx {
 	const struct rx_env *spans_env;
 	uint32_t spans_gen;
 };
+
+/* Compile 'src', as a prefix tree of its word lists when that works
+ * (see factor.h); errors are those of 'src' itself. */
+static pcre2_code *
+compile_regex(const char *src, size_t len, int *errcode, PCRE2_SIZE *erroff)
+{
+	pcre2_code *code = NULL;
+	struct buf factored;
+
+	buf_init(&factored, 2 * RX_MAX_EXPANDED);
+	if (getenv("NOFACTOR") == NULL && regex_factor(src, &factored) == 0)
+		code = pcre2_compile((PCRE2_SPTR)buf_str(&factored),
+		    factored.len, PCRE2_NO_AUTO_CAPTURE, errcode, erroff, NULL);
+	buf_free(&factored);
+	if (code == NULL)
+		code = pcre2_compile((PCRE2_SPTR)src, len,
+		    PCRE2_NO_AUTO_CAPTURE, errcode, erroff, NULL);
+	return code;
+}
 
 struct rx_env {
 	pcre2_match_context *mctx;
@@ -149,9 +169,8 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 	/* A plain word list is answered by the prefilter and is valid by
 	 * construction: compile it only if a search ever needs PCRE2. */
 	if (!prefilter_plain_words(buf_str(&expanded))) {
-		code =
-		    pcre2_compile((PCRE2_SPTR)buf_str(&expanded), expanded.len,
-		        PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
+		code = compile_regex(
+		    buf_str(&expanded), expanded.len, &errcode, &erroff);
 		if (code == NULL) {
 			PCRE2_UCHAR msg[256];
 
@@ -208,8 +227,7 @@ compile_now(struct rx *rx)
 	int errcode;
 	PCRE2_SIZE erroff;
 
-	rx->code = pcre2_compile((PCRE2_SPTR)rx->src, PCRE2_ZERO_TERMINATED,
-	    PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
+	rx->code = compile_regex(rx->src, strlen(rx->src), &errcode, &erroff);
 	return rx->code != NULL ? 0 : -1;
 }
 

@@ -1,0 +1,361 @@
+/* factor.c - prefix-tree rewrite of alternations; see factor.h.
+ *
+ * In every alternation, branches that start with a fixed character (a
+ * literal not followed by a quantifier) are grouped by that character and
+ * the character is pulled out: a|ab|b -> a(?:|b)|b, and so on down the
+ * branches.  Why the order of tries is kept: at any one position only
+ * branches starting with the character found there can go on, and among
+ * those the original order holds.  A branch that could start with
+ * anything (a class, a group, an assertion, an optional character, the
+ * empty branch) keeps its place, and branches are only grouped between
+ * two such branches.  Lookbehinds are copied as they are: PCRE2 wants
+ * each of their branches to have one fixed length.
+ *
+ * The regex is checked once for syntax the rewrite does not know, then
+ * written out straight from the source text: a branch is a range of it.
+ */
+#include "factor.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+#define MAX_DEPTH 200 /* nested groups; deeper regexes are left alone */
+
+struct range {
+	const char *p, *end;
+};
+
+static bool
+is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/* The end of the character class starting at p ('['), or NULL. */
+static const char *
+class_end(const char *p, const char *end)
+{
+	p++;
+	if (p < end && *p == '^')
+		p++;
+	if (p < end && *p == ']')
+		p++;
+	while (p < end && *p != ']') {
+		if (*p == '\\')
+			p++;
+		else if (*p == '[' && p + 1 < end && p[1] == ':') {
+			const char *q = p + 2;
+
+			while (q + 1 < end && !(q[0] == ':' && q[1] == ']'))
+				q++;
+			if (q + 1 >= end)
+				return NULL;
+			p = q + 1;
+		}
+		p++;
+	}
+	return p < end ? p + 1 : NULL;
+}
+
+/* Length of a group's opening ("(", "(?:", "(?<=" ...) at p, or 0 for
+ * kinds the rewrite leaves alone (options, names, conditions). */
+static size_t
+group_open(const char *p, const char *end, bool *lookbehind)
+{
+	*lookbehind = false;
+	if (p + 1 >= end || p[1] != '?')
+		return 1;
+	if (p + 2 < end && strchr(":=!>", p[2]) != NULL && p[2] != '\0')
+		return 3;
+	if (p + 3 < end && p[2] == '<' && (p[3] == '=' || p[3] == '!')) {
+		*lookbehind = true;
+		return 4;
+	}
+	return 0;
+}
+
+/* The end of the group starting at p ('('), just past its ')', or NULL
+ * when it is unbalanced. */
+static const char *
+group_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		if (*p == '\\') {
+			p += 2;
+			continue;
+		}
+		if (*p == '[') {
+			p = class_end(p, end);
+			if (p == NULL)
+				return NULL;
+			continue;
+		}
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
+/* Is every construct in the regex one the rewrite understands? */
+static bool
+supported(const char *p, const char *end)
+{
+	/* Escapes with a letter that stand for one thing and take no
+	 * argument; anything else (\x, \p, \Q, back-references) is out. */
+	static const char simple[] = "bBwWdDsShHvVAzZGntrfeR";
+	int depth = 0;
+	bool behind;
+
+	while (p < end) {
+		if (*p == '\\') {
+			if (p + 1 >= end ||
+			    (is_alnum(p[1]) && strchr(simple, p[1]) == NULL))
+				return false;
+			p += 2;
+		} else if (*p == '[') {
+			p = class_end(p, end);
+			if (p == NULL)
+				return false;
+		} else if (*p == '(') {
+			size_t n = group_open(p, end, &behind);
+
+			if (n == 0 || ++depth > MAX_DEPTH)
+				return false;
+			p += n;
+		} else {
+			if (*p == ')' && --depth < 0)
+				return false;
+			p++;
+		}
+	}
+	return depth == 0;
+}
+
+static int write_alternation(
+    const struct range *branches, size_t n, struct buf *out, int depth);
+
+/* Split r at its top-level bars into *branches (malloc'd); the count. */
+static size_t
+split_branches(struct range r, struct range **branches)
+{
+	const char *p = r.p, *start = r.p;
+	size_t n = 1, i = 0;
+
+	for (p = r.p; p < r.end;) {
+		if (*p == '\\') {
+			p += 2;
+		} else if (*p == '[') {
+			p = class_end(p, r.end);
+		} else if (*p == '(') {
+			p = group_end(p, r.end);
+		} else {
+			n += *p == '|';
+			p++;
+		}
+	}
+	*branches = malloc(n * sizeof(**branches));
+	if (*branches == NULL)
+		return 0;
+	for (p = r.p; p < r.end;) {
+		if (*p == '\\') {
+			p += 2;
+		} else if (*p == '[') {
+			p = class_end(p, r.end);
+		} else if (*p == '(') {
+			p = group_end(p, r.end);
+		} else if (*p == '|') {
+			(*branches)[i].p = start;
+			(*branches)[i++].end = p;
+			start = ++p;
+		} else {
+			p++;
+		}
+	}
+	(*branches)[i].p = start;
+	(*branches)[i].end = r.end;
+	return n;
+}
+
+/* Write one branch, rewriting the alternations of the groups in it. */
+static int
+write_sequence(struct range r, struct buf *out, int depth)
+{
+	const char *p = r.p, *copied = r.p;
+
+	while (p < r.end) {
+		const char *close;
+		struct range inner, *branches;
+		bool behind;
+		size_t open, n;
+		int rc;
+
+		if (*p == '\\') {
+			p += 2;
+			continue;
+		}
+		if (*p == '[') {
+			p = class_end(p, r.end);
+			continue;
+		}
+		if (*p != '(') {
+			p++;
+			continue;
+		}
+		close = group_end(p, r.end);
+		open = group_open(p, r.end, &behind);
+		if (behind) {
+			p = close; /* copied as it is */
+			continue;
+		}
+		if (buf_append(out, copied, (size_t)(p - copied + open)) == -1)
+			return -1;
+		inner.p = p + open;
+		inner.end = close - 1;
+		n = split_branches(inner, &branches);
+		if (n == 0)
+			return -1;
+		rc = write_alternation(branches, n, out, depth + 1);
+		free(branches);
+		if (rc == -1 || buf_append_char(out, ')') == -1)
+			return -1;
+		p = copied = close;
+	}
+	return buf_append(out, copied, (size_t)(p - copied));
+}
+
+/* Length of the fixed first character of a branch ("a", "\."), or 0
+ * when the branch could start with different characters or none. */
+static size_t
+fixed_start(struct range r)
+{
+	size_t k = 1;
+
+	if (r.p >= r.end)
+		return 0;
+	if (r.p[0] == '\\') {
+		if (r.p + 1 >= r.end || is_alnum(r.p[1]))
+			return 0;
+		k = 2;
+	} else if (strchr(".^$|()[]*+?{}", r.p[0]) != NULL) {
+		return 0;
+	}
+	if (r.p + k < r.end && strchr("?*+{", r.p[k]) != NULL)
+		return 0;
+	return k;
+}
+
+static int
+separator(struct buf *out, bool *first)
+{
+	if (*first) {
+		*first = false;
+		return 0;
+	}
+	return buf_append_char(out, '|');
+}
+
+/* Write branches b[0..n) as one alternation, factored. */
+static int
+write_alternation(const struct range *b, size_t n, struct buf *out, int depth)
+{
+	struct range *sub = NULL;
+	bool *taken = NULL, first = true;
+	size_t i = 0, j, m, t, k;
+	int rc = -1;
+
+	if (depth > MAX_DEPTH)
+		return -1;
+	sub = malloc(n * sizeof(*sub));
+	taken = calloc(n, sizeof(*taken));
+	if (sub == NULL || taken == NULL)
+		goto out;
+	while (i < n) {
+		if (fixed_start(b[i]) == 0) {
+			if (separator(out, &first) == -1 ||
+			    write_sequence(b[i], out, depth) == -1)
+				goto out;
+			i++;
+			continue;
+		}
+		/* A run of branches with fixed starts, grouped by them. */
+		for (j = i; j < n && fixed_start(b[j]) > 0; j++)
+			;
+		for (m = i; m < j; m++) {
+			size_t count = 0;
+
+			if (taken[m])
+				continue;
+			k = fixed_start(b[m]);
+			for (t = m; t < j; t++) {
+				if (!taken[t] && fixed_start(b[t]) == k &&
+				    memcmp(b[t].p, b[m].p, k) == 0) {
+					taken[t] = true;
+					sub[count].p = b[t].p + k;
+					sub[count++].end = b[t].end;
+				}
+			}
+			if (separator(out, &first) == -1)
+				goto out;
+			if (count == 1) {
+				if (write_sequence(b[m], out, depth) == -1)
+					goto out;
+				continue;
+			}
+			/* Pull out all that the group has in common. */
+			for (;;) {
+				size_t more = fixed_start(sub[0]);
+
+				for (t = 1; more > 0 && t < count; t++) {
+					if (fixed_start(sub[t]) != more ||
+					    memcmp(sub[t].p, sub[0].p, more) !=
+					        0)
+						more = 0;
+				}
+				if (more == 0)
+					break;
+				for (t = 0; t < count; t++)
+					sub[t].p += more;
+				k += more;
+			}
+			if (buf_append(out, b[m].p, k) == -1 ||
+			    buf_append_str(out, "(?:") == -1 ||
+			    write_alternation(sub, count, out, depth + 1) ==
+			        -1 ||
+			    buf_append_char(out, ')') == -1)
+				goto out;
+		}
+		i = j;
+	}
+	rc = 0;
+out:
+	free(sub);
+	free(taken);
+	return rc;
+}
+
+int
+regex_factor(const char *src, struct buf *out)
+{
+	struct range all = {src, src + strlen(src)}, *branches;
+	size_t n;
+	int rc;
+
+	buf_reset(out);
+	if (!supported(all.p, all.end))
+		return -1;
+	n = split_branches(all, &branches);
+	if (n == 0)
+		return -1;
+	rc = write_alternation(branches, n, out, 0);
+	free(branches);
+	return rc;
+}
