@@ -28,9 +28,14 @@
 
 /* ------------------------------------------------------------ literal sets */
 
+/* A literal is stored after one byte of flags, '0' + LIT_*: where the
+ * regex needs a word boundary around it (\bpt\b is rarer than pt). */
+#define LIT_START 1 /* a word starts where the literal starts */
+#define LIT_END   2 /* a word ends where the literal ends */
+
 struct litset {
 	bool known;
-	char **s;
+	char **s; /* flags byte, then the literal */
 	size_t n, cap;
 };
 
@@ -81,19 +86,27 @@ canonical(char c)
 	return '?'; /* "other" */
 }
 
+static bool is_word_char(char c);
+
 /* Add a copy of the 'len' bytes at 's', in canonical form, so that two
- * literals the automaton cannot tell apart are one literal. */
+ * literals the automaton cannot tell apart are one literal.  'flags'
+ * (LIT_*) count only next to a word character. */
 static int
-set_add(struct litset *ls, const char *s, size_t len)
+set_add(struct litset *ls, const char *s, size_t len, unsigned flags)
 {
-	char *copy = malloc(len + 1);
+	char *copy = malloc(len + 2);
 	size_t i;
 
 	if (copy == NULL)
 		return -1;
+	if (len == 0 || !is_word_char(s[0]))
+		flags &= ~(unsigned)LIT_START;
+	if (len == 0 || !is_word_char(s[len - 1]))
+		flags &= ~(unsigned)LIT_END;
+	copy[0] = (char)('0' + flags);
 	for (i = 0; i < len; i++)
-		copy[i] = canonical(s[i]);
-	copy[len] = '\0';
+		copy[i + 1] = canonical(s[i]);
+	copy[len + 1] = '\0';
 	if (set_take(ls, copy) == -1) {
 		free(copy);
 		return -1;
@@ -101,13 +114,19 @@ set_add(struct litset *ls, const char *s, size_t len)
 	return 0;
 }
 
+/* The shortest literal, a boundary counting as one more character:
+ * a rough measure of how rarely the set occurs. */
 static size_t
 set_shortest(const struct litset *ls)
 {
 	size_t i, m = SIZE_MAX;
 
 	for (i = 0; i < ls->n; i++) {
-		size_t l = strlen(ls->s[i]);
+		unsigned f = (unsigned)(ls->s[i][0] - '0');
+		size_t l = strlen(ls->s[i] + 1);
+
+		if (l > 0)
+			l += (f & LIT_START ? 1 : 0) + (f & LIT_END ? 1 : 0);
 
 		if (l < m)
 			m = l;
@@ -187,7 +206,8 @@ struct parser {
 	bool failed; /* syntax we do not analyse */
 };
 
-static struct need parse_alternation(struct parser *ps);
+static struct need parse_alternation_in(
+    struct parser *ps, bool before, bool after);
 
 /* Skip a character class starting at '['.  When it lists plain
  * characters only ("[?]", "[.?]"), *chars gets them (up to 8); otherwise
@@ -268,13 +288,14 @@ parse_quantifier(struct parser *ps, bool *quantified)
 	return min;
 }
 
-/* The literal run so far becomes a candidate. */
+/* The literal run so far becomes a candidate; 'flags' (LIT_*) say
+ * whether word boundaries surround it. */
 static void
-flush_run(struct need *nd, const char *run, size_t *runlen)
+flush_run(struct need *nd, const char *run, size_t *runlen, unsigned flags)
 {
 	struct litset cand = {0};
 
-	if (*runlen > 0 && set_add(&cand, run, *runlen) == 0)
+	if (*runlen > 0 && set_add(&cand, run, *runlen, flags) == 0)
 		need_offer(nd, &cand);
 	else
 		set_free(&cand);
@@ -288,7 +309,7 @@ offer_chars(struct need *nd, const char *chars)
 	struct litset cand = {0};
 
 	for (; *chars != '\0'; chars++) {
-		if (set_add(&cand, chars, 1) == -1) {
+		if (set_add(&cand, chars, 1, 0) == -1) {
 			set_free(&cand);
 			return;
 		}
@@ -296,27 +317,67 @@ offer_chars(struct need *nd, const char *chars)
 	need_offer(nd, &cand);
 }
 
+/* Just past the group that starts at p ('('), or NULL. */
+static const char *
+group_close(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		if (*p == '\\') {
+			p += 2;
+			continue;
+		}
+		if (*p == '[') {
+			struct parser cls = {p, end, false};
+			char chars[9];
+
+			skip_class(&cls, chars);
+			if (cls.failed)
+				return NULL;
+			p = cls.p;
+			continue;
+		}
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
+/* What one branch needs.  'before' / 'after': a word boundary is
+ * asserted just before / after the branch (\b(?:...) and (?:...)\b). */
 static struct need
-parse_sequence(struct parser *ps)
+parse_sequence(struct parser *ps, bool before, bool after)
 {
 	struct need nd = {0};
 	char run[256];
 	size_t runlen = 0;
+	unsigned run_flags = 0;
+	bool boundary = before; /* the last thing read was \b */
 
 	while (
 	    ps->p < ps->end && *ps->p != '|' && *ps->p != ')' && !ps->failed) {
 		char c = *ps->p, chars[9] = "";
 		bool literal = false, quantified, group = false;
+		bool was_boundary = boundary;
 		struct need inner = {0};
 		unsigned min;
 		char lit = 0;
 
+		boundary = false;
 		if (c == '\\') {
 			char e = ps->p + 1 < ps->end ? ps->p[1] : '\0';
 
+			if (e == 'b' && runlen > 0)
+				flush_run(
+				    &nd, run, &runlen, run_flags | LIT_END);
 			ps->p += 2;
 			if (strchr("bBsSdDwW", e) != NULL && e != '\0') {
 				/* class or assertion: not a literal */
+				boundary = e == 'b';
 			} else if (e != '\0' &&
 			    !((e >= 'a' && e <= 'z') ||
 			        (e >= 'A' && e <= 'Z') ||
@@ -337,12 +398,14 @@ parse_sequence(struct parser *ps)
 		} else if (c == '.' || c == '^' || c == '$') {
 			ps->p++;
 		} else if (c == '(') {
-			bool negative = false;
+			const char *close = group_close(ps->p, ps->end);
+			bool negative = false, plain = false, inner_after;
 
 			ps->p++;
 			if (ps->p < ps->end && *ps->p == '?') {
 				if (ps->p + 1 < ps->end &&
 				    (ps->p[1] == ':' || ps->p[1] == '>')) {
+					plain = true;
 					ps->p += 2;
 				} else if (ps->p + 1 < ps->end &&
 				    (ps->p[1] == '=' || ps->p[1] == '!')) {
@@ -357,22 +420,28 @@ parse_sequence(struct parser *ps)
 					ps->failed = true;
 					break;
 				}
+			} else {
+				plain = true;
 			}
-			inner = parse_alternation(ps);
+			/* Boundaries around a group bind its branches when
+			 * nothing (no quantifier) comes between. */
+			inner_after = plain && close != NULL &&
+			    close + 1 < ps->end && close[0] == '\\' &&
+			    close[1] == 'b';
+			inner = parse_alternation_in(
+			    ps, plain && was_boundary, inner_after);
 			if (ps->p >= ps->end || *ps->p != ')') {
 				ps->failed = true;
 				need_free(&inner);
 				break;
 			}
 			ps->p++;
-			if (negative) {
+			if (negative)
 				need_free(
 				    &inner); /* says what must be absent */
-			} else {
-				/* A positive lookaround consumes nothing, but
-				 * its text must be there all the same. */
-				group = true;
-			}
+			else
+				group = true; /* a positive lookaround's text
+				                 must be there too */
 		} else {
 			literal = true;
 			lit = c;
@@ -380,20 +449,24 @@ parse_sequence(struct parser *ps)
 		}
 		min = parse_quantifier(ps, &quantified);
 		if (literal && min >= 1 && runlen < sizeof(run)) {
+			if (runlen == 0)
+				run_flags = was_boundary ? LIT_START : 0;
 			run[runlen++] = lit;
 			if (quantified)
-				flush_run(&nd, run, &runlen);
+				flush_run(&nd, run, &runlen, run_flags);
 			continue;
 		}
-		flush_run(&nd, run, &runlen);
+		flush_run(&nd, run, &runlen, run_flags);
 		if (chars[0] != '\0' && min >= 1)
 			offer_chars(&nd, chars);
 		if (group && min >= 1)
 			need_merge(&nd, &inner);
 		else
 			need_free(&inner);
+		if (quantified)
+			boundary = false;
 	}
-	flush_run(&nd, run, &runlen);
+	flush_run(&nd, run, &runlen, run_flags | (after ? LIT_END : 0));
 	return nd;
 }
 
@@ -401,9 +474,9 @@ parse_sequence(struct parser *ps)
  * matches, so it needs the union of one set from each branch (the best
  * one).  A lone branch keeps all its sets. */
 static struct need
-parse_alternation(struct parser *ps)
+parse_alternation_in(struct parser *ps, bool before, bool after)
 {
-	struct need first = parse_sequence(ps), all = {0};
+	struct need first = parse_sequence(ps, before, after), all = {0};
 	bool unknown = false;
 
 	if (ps->p >= ps->end || *ps->p != '|')
@@ -426,7 +499,7 @@ parse_alternation(struct parser *ps)
 		need_free(&branch);
 		if (ps->p < ps->end && *ps->p == '|') {
 			ps->p++;
-			first = parse_sequence(ps);
+			first = parse_sequence(ps, before, after);
 			continue;
 		}
 		break;
@@ -434,6 +507,12 @@ parse_alternation(struct parser *ps)
 	if (unknown)
 		need_free(&all);
 	return all;
+}
+
+static struct need
+parse_alternation(struct parser *ps)
+{
+	return parse_alternation_in(ps, false, false);
 }
 
 /* ------------------------------------------------ exact word lists
@@ -815,9 +894,12 @@ struct exact_ref {
 };
 
 struct literal {
-	uint32_t *regexes; /* regexes that need it: id * MAX_NEED + set */
-	size_t count;
-	uint32_t seen; /* scan generation it was last marked in */
+	/* Regexes that need it (id * MAX_NEED + set), by the boundaries
+	 * they need around it (LIT_* flags), and the scan generation each
+	 * list was last marked in. */
+	uint32_t *regexes[4];
+	size_t count[4];
+	uint32_t seen[4];
 	struct exact_ref *exact;
 	size_t exact_count;
 	size_t len; /* of the literal, so a match knows where it starts */
@@ -893,7 +975,7 @@ prefilter_new(void)
 void
 prefilter_free(struct prefilter *pf)
 {
-	size_t i;
+	size_t i, f;
 
 	if (pf == NULL)
 		return;
@@ -908,7 +990,8 @@ prefilter_free(struct prefilter *pf)
 	free(pf->live);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
-		free(pf->lit[i].regexes);
+		for (f = 0; f < 4; f++)
+			free(pf->lit[i].regexes[f]);
 		free(pf->lit[i].exact);
 	}
 	free(pf->lits);
@@ -1021,22 +1104,23 @@ collect_literals(struct prefilter *pf)
 			uint32_t ref = (uint32_t)(r * MAX_NEED + k);
 
 			for (i = 0; i < ls->n; i++) {
+				unsigned f = (unsigned)(ls->s[i][0] - '0') & 3;
 				struct literal *l;
 				uint32_t *nr;
 
-				at = intern(pf, index, size, ls->s[i]);
+				at = intern(pf, index, size, ls->s[i] + 1);
 				if (at < 0)
 					goto out;
 				l = &pf->lit[at];
-				if (l->count > 0 &&
-				    l->regexes[l->count - 1] == ref)
+				if (l->count[f] > 0 &&
+				    l->regexes[f][l->count[f] - 1] == ref)
 					continue;
-				nr = realloc(
-				    l->regexes, (l->count + 1) * sizeof(*nr));
+				nr = realloc(l->regexes[f],
+				    (l->count[f] + 1) * sizeof(*nr));
 				if (nr == NULL)
 					goto out;
-				l->regexes = nr;
-				l->regexes[l->count++] = ref;
+				l->regexes[f] = nr;
+				l->regexes[f][l->count[f]++] = ref;
 			}
 		}
 		for (i = 0; i < pf->regex[r].words.n; i++) {
@@ -1236,11 +1320,17 @@ mark_literal(
 	bool end_ok = end == len || !is_word_char(text[end]);
 	size_t word_end = end;
 
-	if (l->seen != pf->generation) {
-		l->seen = pf->generation;
-		for (i = 0; i < l->count; i++)
-			mark_seen(pf, l->regexes[i] / MAX_NEED,
-			    1u << (l->regexes[i] % MAX_NEED));
+	unsigned f;
+
+	for (f = 0; f < 4; f++) {
+		if (l->seen[f] == pf->generation ||
+		    ((f & LIT_START) && !start_ok) ||
+		    ((f & LIT_END) && !end_ok))
+			continue;
+		l->seen[f] = pf->generation;
+		for (i = 0; i < l->count[f]; i++)
+			mark_seen(pf, l->regexes[f][i] / MAX_NEED,
+			    1u << (l->regexes[f][i] % MAX_NEED));
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &l->exact[i];
@@ -1285,7 +1375,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
-			pf->lit[i].seen = 0;
+			memset(pf->lit[i].seen, 0, sizeof(pf->lit[i].seen));
 		pf->generation = 1;
 	}
 	pf->live_count = 0;
