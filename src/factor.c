@@ -143,41 +143,44 @@ supported(const char *p, const char *end)
 static int write_alternation(
     const struct range *branches, size_t n, struct buf *out, int depth);
 
-/* Split r at its top-level bars into *branches (malloc'd); the count. */
+/* Just past the atom at p: an escape, a class, a group or one
+ * character.  NULL when it is not closed. */
+static const char *
+skip_atom(const char *p, const char *end)
+{
+	if (*p == '\\')
+		return p + 1 < end ? p + 2 : NULL;
+	if (*p == '[')
+		return class_end(p, end);
+	if (*p == '(')
+		return group_end(p, end);
+	return p + 1;
+}
+
+/* Split r at its top-level bars into *branches (malloc'd); the count,
+ * or 0 when out of memory or the range is not well formed. */
 static size_t
 split_branches(struct range r, struct range **branches)
 {
-	const char *p = r.p, *start = r.p;
+	const char *p, *start = r.p;
 	size_t n = 1, i = 0;
 
-	for (p = r.p; p < r.end;) {
-		if (*p == '\\') {
-			p += 2;
-		} else if (*p == '[') {
-			p = class_end(p, r.end);
-		} else if (*p == '(') {
-			p = group_end(p, r.end);
-		} else {
-			n += *p == '|';
-			p++;
-		}
+	for (p = r.p; p != NULL && p < r.end;) {
+		n += *p == '|';
+		p = skip_atom(p, r.end);
 	}
+	if (p == NULL)
+		return 0;
 	*branches = malloc(n * sizeof(**branches));
 	if (*branches == NULL)
 		return 0;
-	for (p = r.p; p < r.end;) {
-		if (*p == '\\') {
-			p += 2;
-		} else if (*p == '[') {
-			p = class_end(p, r.end);
-		} else if (*p == '(') {
-			p = group_end(p, r.end);
-		} else if (*p == '|') {
+	for (p = r.p; p != NULL && p < r.end;) {
+		if (*p != '|') {
+			p = skip_atom(p, r.end);
+		} else {
 			(*branches)[i].p = start;
 			(*branches)[i++].end = p;
 			start = ++p;
-		} else {
-			p++;
 		}
 	}
 	(*branches)[i].p = start;
@@ -198,20 +201,16 @@ write_sequence(struct range r, struct buf *out, int depth)
 		size_t open, n;
 		int rc;
 
-		if (*p == '\\') {
-			p += 2;
-			continue;
-		}
-		if (*p == '[') {
-			p = class_end(p, r.end);
-			continue;
-		}
 		if (*p != '(') {
-			p++;
+			p = skip_atom(p, r.end);
+			if (p == NULL)
+				return -1;
 			continue;
 		}
 		close = group_end(p, r.end);
 		open = group_open(p, r.end, &behind);
+		if (close == NULL || open == 0)
+			return -1;
 		if (behind) {
 			p = close; /* copied as it is */
 			continue;
@@ -274,6 +273,8 @@ write_alternation(const struct range *b, size_t n, struct buf *out, int depth)
 
 	if (depth > MAX_DEPTH)
 		return -1;
+	if (n == 0)
+		return 0;
 	sub = malloc(n * sizeof(*sub));
 	taken = calloc(n, sizeof(*taken));
 	if (sub == NULL || taken == NULL)
