@@ -171,11 +171,11 @@ split_branches(struct range r, struct range **branches)
 	}
 	if (p == NULL)
 		return 0;
-	*branches = malloc(n * sizeof(**branches));
+	*branches = calloc(n, sizeof(**branches));
 	if (*branches == NULL)
 		return 0;
 	for (p = r.p; p != NULL && p < r.end;) {
-		if (*p != '|') {
+		if (*p != '|' || i + 1 >= n) {
 			p = skip_atom(p, r.end);
 		} else {
 			(*branches)[i].p = start;
@@ -238,7 +238,7 @@ fixed_start(struct range r)
 {
 	size_t k = 1;
 
-	if (r.p >= r.end)
+	if (r.p == NULL || r.p >= r.end)
 		return 0;
 	if (r.p[0] == '\\') {
 		if (r.p + 1 >= r.end || is_alnum(r.p[1]))
@@ -275,7 +275,7 @@ write_alternation(const struct range *b, size_t n, struct buf *out, int depth)
 		return -1;
 	if (n == 0)
 		return 0;
-	sub = malloc(n * sizeof(*sub));
+	sub = calloc(n, sizeof(*sub));
 	taken = calloc(n, sizeof(*taken));
 	if (sub == NULL || taken == NULL)
 		goto out;
@@ -298,6 +298,7 @@ write_alternation(const struct range *b, size_t n, struct buf *out, int depth)
 			k = fixed_start(b[m]);
 			for (t = m; t < j; t++) {
 				if (!taken[t] && fixed_start(b[t]) == k &&
+				    b[t].p != NULL && b[m].p != NULL &&
 				    memcmp(b[t].p, b[m].p, k) == 0) {
 					taken[t] = true;
 					sub[count].p = b[t].p + k;
