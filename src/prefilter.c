@@ -25,6 +25,8 @@
 #define MAX_SET  512 /* literals in one set before giving up */
 #define MAX_NEED 4   /* sets of one regex that must all occur */
 #define ALPHABET 40  /* see byte_class() */
+#define DENSE_MIN  3    /* children that earn a state a full row */
+#define DENSE_ROWS 4096 /* full rows at most (640 KiB) */
 
 /* ------------------------------------------------------------ literal sets */
 
@@ -167,11 +169,19 @@ need_free(struct need *nd)
 static void
 need_offer(struct need *nd, struct litset *cand)
 {
-	size_t at;
+	size_t at, i;
 
 	if (!cand->known || set_shortest(cand) == 0) {
 		set_free(cand);
 		return;
+	}
+	/* A set with a blank literal occurs in every message of two words:
+	 * it would only cost time. */
+	for (i = 0; i < cand->n; i++) {
+		if (strspn(cand->s[i] + 1, " ") == strlen(cand->s[i] + 1)) {
+			set_free(cand);
+			return;
+		}
 	}
 	for (at = nd->n; at > 0 && set_better(cand, &nd->set[at - 1]); at--)
 		;
@@ -911,6 +921,14 @@ struct exact_hit {
 	size_t start, end;
 };
 
+/* What the last scan saw of one regex: kept small and apart from the
+ * rest, as marking touches many of them. */
+struct regex_scan {
+	uint32_t stamp;     /* generation 'seen' belongs to */
+	unsigned char seen; /* bit k: a literal of set k occurred */
+	unsigned char full; /* the bits that make the regex possible */
+};
+
 /* What the prefilter knows about one registered regex. */
 struct regex_info {
 	struct need need;     /* required literals (non-exact regexes) */
@@ -924,8 +942,7 @@ struct prefilter {
 	/* Registered regexes: their literal ids, or always-run. */
 	struct regex_info *regex; /* per registered regex */
 	struct exact_hit *hits;   /* per regex */
-	uint32_t *stamp;          /* per regex: generation of 'seen' */
-	unsigned char *seen;      /* per regex: bit k = set k occurred */
+	struct regex_scan *scan;  /* per regex, what the last scan saw */
 	size_t *live;             /* regexes made possible by this scan */
 	size_t live_count;
 	size_t regex_count, regex_cap;
@@ -939,6 +956,10 @@ struct prefilter {
 	 * link. */
 	uint32_t root[ALPHABET];
 	uint32_t *first, *sibling, *fail;
+	/* Busy states (the root, shallow states with many children) also
+	 * get a full row of moves, failure links already followed, so a step
+	 * from them is one lookup: row_of[s] is 1 + its row, or 0. */
+	uint32_t *row_of, *rows;
 	unsigned char *cls;
 	int32_t *out;   /* literal ending here, or -1 */
 	uint32_t *dict; /* next state on the suffix chain with
@@ -985,8 +1006,7 @@ prefilter_free(struct prefilter *pf)
 	}
 	free(pf->regex);
 	free(pf->hits);
-	free(pf->stamp);
-	free(pf->seen);
+	free(pf->scan);
 	free(pf->live);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
@@ -1002,6 +1022,8 @@ prefilter_free(struct prefilter *pf)
 	free(pf->cls);
 	free(pf->out);
 	free(pf->dict);
+	free(pf->row_of);
+	free(pf->rows);
 	free(pf);
 }
 
@@ -1168,7 +1190,11 @@ static uint32_t
 step(const struct prefilter *pf, uint32_t s, unsigned c)
 {
 	for (;;) {
-		uint32_t t = child(pf, s, c);
+		uint32_t t, row = pf->row_of != NULL ? pf->row_of[s] : 0;
+
+		if (row != 0)
+			return pf->rows[(size_t)(row - 1) * ALPHABET + c];
+		t = child(pf, s, c);
 
 		if (t != 0 || s == 0)
 			return t;
@@ -1189,6 +1215,44 @@ trie_size(const struct prefilter *pf)
 	return n;
 }
 
+/* Full rows for the root and the busiest shallow states, in the
+ * breadth-first order of 'queue' (so a state's failure target, which is
+ * shallower, has its row first). */
+static int
+build_rows(struct prefilter *pf, const uint32_t *queue, size_t count)
+{
+	uint32_t *row_of = calloc(pf->state_count, sizeof(*row_of));
+	uint32_t *rows = malloc((size_t)DENSE_ROWS * ALPHABET * sizeof(*rows));
+	size_t i, n = 0;
+	unsigned c;
+
+	if (row_of == NULL || rows == NULL) {
+		free(row_of);
+		free(rows);
+		return -1;
+	}
+	pf->row_of = row_of;
+	pf->rows = rows;
+	for (c = 0; c < ALPHABET; c++)
+		rows[c] = pf->root[c];
+	row_of[0] = (uint32_t)++n;
+	for (i = 0; i < count && n < DENSE_ROWS; i++) {
+		uint32_t u = queue[i], v, *row = rows + n * ALPHABET;
+		unsigned children = 0;
+
+		for (v = pf->first[u]; v != 0; v = pf->sibling[v])
+			children++;
+		if (children < DENSE_MIN)
+			continue;
+		for (c = 0; c < ALPHABET; c++) {
+			v = child(pf, u, c);
+			row[c] = v != 0 ? v : step(pf, pf->fail[u], c);
+		}
+		row_of[u] = (uint32_t)++n;
+	}
+	return 0;
+}
+
 int
 prefilter_build(struct prefilter *pf)
 {
@@ -1202,11 +1266,13 @@ prefilter_build(struct prefilter *pf)
 	free(pf->cls);
 	free(pf->out);
 	free(pf->dict);
-	free(pf->stamp);
-	free(pf->seen);
+	free(pf->row_of);
+	free(pf->rows);
+	free(pf->scan);
 	free(pf->live);
 	free(pf->hits);
 	pf->live = NULL;
+	pf->row_of = pf->rows = NULL;
 	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
 	pf->cls = NULL;
 	pf->out = NULL;
@@ -1214,13 +1280,14 @@ prefilter_build(struct prefilter *pf)
 	memset(pf->root, 0, sizeof(pf->root));
 	if (pf->regex_count >= UINT32_MAX / MAX_NEED)
 		goto out;
-	pf->stamp = calloc(pf->regex_count + 1, sizeof(*pf->stamp));
-	pf->seen = calloc(pf->regex_count + 1, sizeof(*pf->seen));
+	pf->scan = calloc(pf->regex_count + 1, sizeof(*pf->scan));
 	pf->live = malloc((pf->regex_count + 1) * sizeof(*pf->live));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
-	if (pf->stamp == NULL || pf->seen == NULL || pf->live == NULL ||
+	if (pf->scan == NULL || pf->live == NULL ||
 	    pf->hits == NULL || collect_literals(pf) == -1)
 		goto out;
+	for (i = 0; i < pf->regex_count; i++)
+		pf->scan[i].full = pf->regex[i].full;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
 		goto out;
@@ -1279,6 +1346,8 @@ prefilter_build(struct prefilter *pf)
 			queue[tail++] = v;
 		}
 	}
+	if (build_rows(pf, queue, tail) == -1)
+		goto out;
 	pf->built = true;
 	rc = 0;
 	/* The automaton holds everything now: drop the literal sets (they
@@ -1296,15 +1365,16 @@ out:
 static void
 mark_seen(struct prefilter *pf, size_t id, unsigned bits)
 {
+	struct regex_scan *r = &pf->scan[id];
 	unsigned char before;
 
-	if (pf->stamp[id] != pf->generation) {
-		pf->stamp[id] = pf->generation;
-		pf->seen[id] = 0;
+	if (r->stamp != pf->generation) {
+		r->stamp = pf->generation;
+		r->seen = 0;
 	}
-	before = pf->seen[id];
-	pf->seen[id] |= (unsigned char)bits;
-	if (pf->seen[id] == pf->regex[id].full && before != pf->seen[id])
+	before = r->seen;
+	r->seen |= (unsigned char)bits;
+	if (r->seen == r->full && before != r->seen)
 		pf->live[pf->live_count++] = id;
 }
 
@@ -1371,7 +1441,8 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		return;
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
-		memset(pf->stamp, 0, pf->regex_count * sizeof(uint32_t));
+		for (i = 0; i < pf->regex_count; i++)
+			pf->scan[i].stamp = 0;
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
@@ -1424,8 +1495,8 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 	if (!pf->built || id >= pf->regex_count)
 		return true;
 	return pf->regex[id].always ||
-	    (pf->stamp[id] == pf->generation &&
-	        pf->seen[id] == pf->regex[id].full);
+	    (pf->scan[id].stamp == pf->generation &&
+	        pf->scan[id].seen == pf->scan[id].full);
 }
 
 void
