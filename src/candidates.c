@@ -1,9 +1,9 @@
-/* candidates.c - patterns filed under a key regex; see candidates.h.
+/* candidates.c - patterns filed under a key set; see candidates.h.
  *
- * The index is a list of (key regex, pattern number) entries sorted by
+ * The index is a list of (key set, pattern number) entries sorted by
  * key, built on the first selection; a selection is a bit set over
  * pattern numbers, started from the patterns that are always candidates
- * and completed from the regexes the prefilter found possible.
+ * and completed from the sets the prefilter saw.
  */
 #include "candidates.h"
 
@@ -15,7 +15,7 @@
 #include "prefilter.h"
 
 struct entry {
-	size_t key; /* prefilter id of the key regex */
+	size_t key; /* the prefilter's id of the key set */
 	size_t pattern;
 };
 

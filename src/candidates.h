@@ -1,11 +1,11 @@
 /* candidates.h - which patterns a message can possibly match.
  *
- * Every pattern of a set (intents, triage rules) is filed under one of
- * the regexes it needs, its key.  After the prefilter has scanned a
- * message, only the patterns whose key may match are candidates, so the
- * cost of a message grows with what it mentions, not with the size of the
- * knowledge base.  Patterns whose regexes the prefilter cannot rule out
- * are always candidates.
+ * Every pattern of a group (intents, triage rules) is filed under one of
+ * the literal sets its regexes need, its key (see prefilter.h).  After
+ * the prefilter has scanned a message, only the patterns whose key
+ * occurred are candidates, so the cost of a message grows with what it
+ * mentions, not with the size of the knowledge base.  Patterns whose
+ * regexes the prefilter cannot rule out are always candidates.
  */
 #ifndef BACKBOT_CANDIDATES_H
 #define BACKBOT_CANDIDATES_H

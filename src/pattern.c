@@ -491,14 +491,22 @@ pattern_register(struct pattern *p, struct prefilter *pf)
 size_t
 pattern_key(const struct pattern *p, const struct prefilter *pf)
 {
-	size_t i;
+	size_t i, key = PREFILTER_NONE, best = 0;
 
+	/* The rarest set any of the regexes needs. */
 	for (i = 0; i < p->all_count; i++) {
-		if (p->all[i]->pf_id != PREFILTER_NONE &&
-		    prefilter_filters(pf, p->all[i]->pf_id))
-			return p->all[i]->pf_id;
+		size_t score, set;
+
+		if (p->all[i]->pf_id == PREFILTER_NONE)
+			continue;
+		set = prefilter_key(pf, p->all[i]->pf_id, &score);
+		if (set != PREFILTER_NONE &&
+		    (key == PREFILTER_NONE || score > best)) {
+			key = set;
+			best = score;
+		}
 	}
-	return PREFILTER_NONE;
+	return key;
 }
 
 const struct prefilter *

@@ -22,9 +22,9 @@
 
 #include "text.h"
 
-#define MAX_SET  512 /* literals in one set before giving up */
-#define MAX_NEED 4   /* sets of one regex that must all occur */
-#define ALPHABET 40  /* see byte_class() */
+#define MAX_SET    512  /* literals in one set before giving up */
+#define MAX_NEED   4    /* sets of one regex that must all occur */
+#define ALPHABET   40   /* see byte_class() */
 #define DENSE_MIN  3    /* children that earn a state a full row */
 #define DENSE_ROWS 4096 /* full rows at most (640 KiB) */
 
@@ -904,10 +904,9 @@ struct exact_ref {
 };
 
 struct literal {
-	/* Regexes that need it (id * MAX_NEED + set), by the boundaries
-	 * they need around it (LIT_* flags), and the scan generation each
-	 * list was last marked in. */
-	uint32_t *regexes[4];
+	/* Sets it belongs to, by the boundaries they need around it (LIT_*
+	 * flags), and the scan generation each list was last marked in. */
+	uint32_t *sets[4];
 	size_t count[4];
 	uint32_t seen[4];
 	struct exact_ref *exact;
@@ -921,31 +920,37 @@ struct exact_hit {
 	size_t start, end;
 };
 
-/* What the last scan saw of one regex: kept small and apart from the
- * rest, as marking touches many of them. */
-struct regex_scan {
-	uint32_t stamp;     /* generation 'seen' belongs to */
-	unsigned char seen; /* bit k: a literal of set k occurred */
-	unsigned char full; /* the bits that make the regex possible */
+/* A distinct literal set.  Regexes share them (a word class makes the
+ * same set everywhere it is used), so a scan marks sets, not regexes,
+ * and a regex is possible when all its sets are marked.  An exact regex
+ * has a set of its own, marked when a word of it is found. */
+struct set {
+	struct litset ls; /* until the automaton is built */
+	uint32_t stamp;   /* generation it occurred in */
+	size_t score;     /* set_shortest(): higher is rarer */
 };
 
 /* What the prefilter knows about one registered regex. */
 struct regex_info {
-	struct need need;     /* required literals (non-exact regexes) */
-	struct wordset words; /* exact regexes: their language */
-	unsigned char bounds; /* bit 0: \b before, bit 1: \b after */
-	unsigned char full;   /* the 'seen' bits that make it possible */
-	bool always;          /* nothing known: always run it */
+	uint32_t sets[MAX_NEED]; /* all must occur */
+	unsigned char set_count; /* 0: always run it */
+	struct wordset words;    /* exact regexes: their language */
+	unsigned char bounds;    /* bit 0: \b before, bit 1: \b after */
 };
 
 struct prefilter {
 	/* Registered regexes: their literal ids, or always-run. */
 	struct regex_info *regex; /* per registered regex */
 	struct exact_hit *hits;   /* per regex */
-	struct regex_scan *scan;  /* per regex, what the last scan saw */
-	size_t *live;             /* regexes made possible by this scan */
-	size_t live_count;
 	size_t regex_count, regex_cap;
+	/* Distinct sets, their index by content, and those the last scan
+	 * marked. */
+	struct set *set;
+	size_t set_count, set_cap;
+	long *set_index; /* open addressing; -1 for empty */
+	size_t set_index_size;
+	size_t *live;
+	size_t live_count;
 	/* Distinct literals and the automaton over them. */
 	char **lits;
 	struct literal *lit;
@@ -1000,18 +1005,19 @@ prefilter_free(struct prefilter *pf)
 
 	if (pf == NULL)
 		return;
-	for (i = 0; i < pf->regex_count; i++) {
-		need_free(&pf->regex[i].need);
+	for (i = 0; i < pf->regex_count; i++)
 		ws_free(&pf->regex[i].words);
-	}
 	free(pf->regex);
 	free(pf->hits);
-	free(pf->scan);
+	for (i = 0; i < pf->set_count; i++)
+		set_free(&pf->set[i].ls);
+	free(pf->set);
+	free(pf->set_index);
 	free(pf->live);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
 		for (f = 0; f < 4; f++)
-			free(pf->lit[i].regexes[f]);
+			free(pf->lit[i].sets[f]);
 		free(pf->lit[i].exact);
 	}
 	free(pf->lits);
@@ -1027,6 +1033,122 @@ prefilter_free(struct prefilter *pf)
 	free(pf);
 }
 
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t
+set_hash(const struct litset *ls)
+{
+	size_t i, h = 0;
+
+	for (i = 0; i < ls->n; i++)
+		h = h * 31 + text_hash(ls->s[i], strlen(ls->s[i]));
+	return h;
+}
+
+static bool
+same_set(const struct litset *a, const struct litset *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		if (strcmp(a->s[i], b->s[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* A new set: 'ls' (taken over; NULL for an exact regex's own set).
+ * Returns its id, or -1 when out of memory. */
+static long
+new_set(struct prefilter *pf, struct litset *ls, size_t score)
+{
+	struct set *st;
+
+	if (pf->set_count == pf->set_cap) {
+		size_t ncap = pf->set_cap == 0 ? 256 : pf->set_cap * 2;
+		struct set *ns = realloc(pf->set, ncap * sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		pf->set = ns;
+		pf->set_cap = ncap;
+	}
+	st = &pf->set[pf->set_count];
+	memset(st, 0, sizeof(*st));
+	if (ls != NULL) {
+		st->ls = *ls;
+		memset(ls, 0, sizeof(*ls));
+	}
+	st->score = score;
+	return (long)pf->set_count++;
+}
+
+/* Make the index of sets by content twice as big (or start it). */
+static int
+grow_set_index(struct prefilter *pf)
+{
+	size_t size = pf->set_index_size == 0 ? 512 : pf->set_index_size * 2;
+	long *index = malloc(size * sizeof(*index));
+	size_t i, h;
+
+	if (index == NULL)
+		return -1;
+	for (i = 0; i < size; i++)
+		index[i] = -1;
+	for (i = 0; i < pf->set_count; i++) {
+		if (pf->set[i].ls.n == 0)
+			continue; /* an exact regex's own */
+		for (h = set_hash(&pf->set[i].ls) & (size - 1); index[h] >= 0;
+		     h = (h + 1) & (size - 1))
+			;
+		index[h] = (long)i;
+	}
+	free(pf->set_index);
+	pf->set_index = index;
+	pf->set_index_size = size;
+	return 0;
+}
+
+/* The id of the set with the contents of 'ls', which is taken over
+ * (freed when the set exists already).  -1 when out of memory. */
+static long
+intern_set(struct prefilter *pf, struct litset *ls)
+{
+	size_t i, j, h, score;
+	long id;
+
+	/* Sorted and without repeats, so equal sets look the same. */
+	qsort(ls->s, ls->n, sizeof(*ls->s), compare_strings);
+	for (i = j = 0; i < ls->n; i++) {
+		if (j > 0 && strcmp(ls->s[i], ls->s[j - 1]) == 0)
+			free(ls->s[i]);
+		else
+			ls->s[j++] = ls->s[i];
+	}
+	ls->n = j;
+	if ((pf->set_count + 1) * 2 > pf->set_index_size &&
+	    grow_set_index(pf) == -1)
+		return -1;
+	for (h = set_hash(ls) & (pf->set_index_size - 1); pf->set_index[h] >= 0;
+	     h = (h + 1) & (pf->set_index_size - 1)) {
+		if (same_set(&pf->set[pf->set_index[h]].ls, ls)) {
+			set_free(ls);
+			return pf->set_index[h];
+		}
+	}
+	score = set_shortest(ls);
+	id = new_set(pf, ls, score);
+	if (id >= 0)
+		pf->set_index[h] = id;
+	return id;
+}
+
 size_t
 prefilter_add(struct prefilter *pf, const char *src)
 {
@@ -1034,7 +1156,8 @@ prefilter_add(struct prefilter *pf, const char *src)
 	struct wordset ws = {0};
 	struct need nd = {0};
 	bool before, after;
-	size_t id;
+	size_t id, k;
+	long set;
 
 	if (pf->built)
 		return PREFILTER_NONE; /* too late: it will simply always run */
@@ -1054,13 +1177,29 @@ prefilter_add(struct prefilter *pf, const char *src)
 			need_free(&nd);
 	}
 	id = pf->regex_count++;
-	pf->regex[id].need = nd;
+	memset(&pf->regex[id], 0, sizeof(pf->regex[id]));
 	pf->regex[id].words = ws;
 	pf->regex[id].bounds =
 	    (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
-	pf->regex[id].full = (unsigned char)(ws.ok ? 1 : (1u << nd.n) - 1);
-	pf->regex[id].always = nd.n == 0 && !ws.ok;
-	pf->built = false;
+	if (ws.ok) {
+		/* Scores as rarer than any set: it says exactly. */
+		set = new_set(pf, NULL, SIZE_MAX);
+		if (set < 0) {
+			ws_free(&pf->regex[id].words);
+		} else {
+			pf->regex[id].sets[0] = (uint32_t)set;
+			pf->regex[id].set_count = 1;
+		}
+	}
+	for (k = 0; k < nd.n; k++) {
+		set = intern_set(pf, &nd.set[k]);
+		if (set < 0) {
+			pf->regex[id].set_count = 0; /* always run: slower */
+			break;
+		}
+		pf->regex[id].sets[pf->regex[id].set_count++] = (uint32_t)set;
+	}
+	need_free(&nd);
 	return id;
 }
 
@@ -1100,7 +1239,7 @@ intern(struct prefilter *pf, long *index, size_t size, const char *s)
 }
 
 /* Intern the literals (through a temporary hash index) and note which
- * regexes need each, or use it as one of their exact words. */
+ * sets they belong to, or which exact regexes use them as a word. */
 static int
 collect_literals(struct prefilter *pf)
 {
@@ -1108,11 +1247,10 @@ collect_literals(struct prefilter *pf)
 	long *index, at;
 	int rc = -1;
 
-	for (r = 0; r < pf->regex_count; r++) {
-		for (k = 0; k < pf->regex[r].need.n; k++)
-			mentions += pf->regex[r].need.set[k].n;
+	for (k = 0; k < pf->set_count; k++)
+		mentions += pf->set[k].ls.n;
+	for (r = 0; r < pf->regex_count; r++)
 		mentions += pf->regex[r].words.n;
-	}
 	while (size < mentions * 2)
 		size *= 2;
 	index = malloc(size * sizeof(*index));
@@ -1120,31 +1258,30 @@ collect_literals(struct prefilter *pf)
 		return -1;
 	for (i = 0; i < size; i++)
 		index[i] = -1;
-	for (r = 0; r < pf->regex_count; r++) {
-		for (k = 0; k < pf->regex[r].need.n; k++) {
-			const struct litset *ls = &pf->regex[r].need.set[k];
-			uint32_t ref = (uint32_t)(r * MAX_NEED + k);
+	for (k = 0; k < pf->set_count; k++) {
+		const struct litset *ls = &pf->set[k].ls;
 
-			for (i = 0; i < ls->n; i++) {
-				unsigned f = (unsigned)(ls->s[i][0] - '0') & 3;
-				struct literal *l;
-				uint32_t *nr;
+		for (i = 0; i < ls->n; i++) {
+			unsigned f = (unsigned)(ls->s[i][0] - '0') & 3;
+			struct literal *l;
+			uint32_t *ns;
 
-				at = intern(pf, index, size, ls->s[i] + 1);
-				if (at < 0)
-					goto out;
-				l = &pf->lit[at];
-				if (l->count[f] > 0 &&
-				    l->regexes[f][l->count[f] - 1] == ref)
-					continue;
-				nr = realloc(l->regexes[f],
-				    (l->count[f] + 1) * sizeof(*nr));
-				if (nr == NULL)
-					goto out;
-				l->regexes[f] = nr;
-				l->regexes[f][l->count[f]++] = ref;
-			}
+			at = intern(pf, index, size, ls->s[i] + 1);
+			if (at < 0)
+				goto out;
+			l = &pf->lit[at];
+			if (l->count[f] > 0 &&
+			    l->sets[f][l->count[f] - 1] == (uint32_t)k)
+				continue;
+			ns = realloc(
+			    l->sets[f], (l->count[f] + 1) * sizeof(*ns));
+			if (ns == NULL)
+				goto out;
+			l->sets[f] = ns;
+			l->sets[f][l->count[f]++] = (uint32_t)k;
 		}
+	}
+	for (r = 0; r < pf->regex_count; r++) {
 		for (i = 0; i < pf->regex[r].words.n; i++) {
 			struct literal *l;
 			struct exact_ref *ne;
@@ -1268,7 +1405,6 @@ prefilter_build(struct prefilter *pf)
 	free(pf->dict);
 	free(pf->row_of);
 	free(pf->rows);
-	free(pf->scan);
 	free(pf->live);
 	free(pf->hits);
 	pf->live = NULL;
@@ -1278,16 +1414,12 @@ prefilter_build(struct prefilter *pf)
 	pf->out = NULL;
 	pf->built = false;
 	memset(pf->root, 0, sizeof(pf->root));
-	if (pf->regex_count >= UINT32_MAX / MAX_NEED)
+	if (pf->set_count >= UINT32_MAX)
 		goto out;
-	pf->scan = calloc(pf->regex_count + 1, sizeof(*pf->scan));
-	pf->live = malloc((pf->regex_count + 1) * sizeof(*pf->live));
+	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
-	if (pf->scan == NULL || pf->live == NULL ||
-	    pf->hits == NULL || collect_literals(pf) == -1)
+	if (pf->live == NULL || pf->hits == NULL || collect_literals(pf) == -1)
 		goto out;
-	for (i = 0; i < pf->regex_count; i++)
-		pf->scan[i].full = pf->regex[i].full;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
 		goto out;
@@ -1352,30 +1484,26 @@ prefilter_build(struct prefilter *pf)
 	rc = 0;
 	/* The automaton holds everything now: drop the literal sets (they
 	 * can be large), keeping only which regexes are exact. */
-	for (i = 0; i < pf->regex_count; i++) {
-		need_free(&pf->regex[i].need);
+	for (i = 0; i < pf->set_count; i++)
+		set_free(&pf->set[i].ls);
+	for (i = 0; i < pf->regex_count; i++)
 		ws_free(&pf->regex[i].words);
-	}
+	free(pf->set_index);
+	pf->set_index = NULL;
+	pf->set_index_size = 0;
 out:
 	free(queue);
 	return rc;
 }
 
-/* Set the 'seen' bits 'bits' of regex 'id' for this scan. */
+/* Set 'id' occurred in this scan. */
 static void
-mark_seen(struct prefilter *pf, size_t id, unsigned bits)
+mark_set(struct prefilter *pf, uint32_t id)
 {
-	struct regex_scan *r = &pf->scan[id];
-	unsigned char before;
-
-	if (r->stamp != pf->generation) {
-		r->stamp = pf->generation;
-		r->seen = 0;
-	}
-	before = r->seen;
-	r->seen |= (unsigned char)bits;
-	if (r->seen == r->full && before != r->seen)
+	if (pf->set[id].stamp != pf->generation) {
+		pf->set[id].stamp = pf->generation;
 		pf->live[pf->live_count++] = id;
+	}
 }
 
 /* Literal 'lit' ends at text[end - 1]: mark the regexes that need it,
@@ -1399,8 +1527,7 @@ mark_literal(
 			continue;
 		l->seen[f] = pf->generation;
 		for (i = 0; i < l->count[f]; i++)
-			mark_seen(pf, l->regexes[f][i] / MAX_NEED,
-			    1u << (l->regexes[f][i] % MAX_NEED));
+			mark_set(pf, l->sets[f][i]);
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &l->exact[i];
@@ -1420,7 +1547,7 @@ mark_literal(
 		} else if ((b & 2) && !end_ok) {
 			continue;
 		}
-		mark_seen(pf, e->regex, 1);
+		mark_set(pf, pf->regex[e->regex].sets[0]);
 		if (h->gen != pf->generation || start < h->start ||
 		    (start == h->start && stop < h->end)) {
 			h->gen = pf->generation;
@@ -1441,8 +1568,8 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		return;
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
-		for (i = 0; i < pf->regex_count; i++)
-			pf->scan[i].stamp = 0;
+		for (i = 0; i < pf->set_count; i++)
+			pf->set[i].stamp = 0;
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
@@ -1486,17 +1613,39 @@ prefilter_live(const struct prefilter *pf, const size_t **ids)
 bool
 prefilter_filters(const struct prefilter *pf, size_t id)
 {
-	return id < pf->regex_count && !pf->regex[id].always;
+	return id < pf->regex_count && pf->regex[id].set_count > 0;
+}
+
+size_t
+prefilter_key(const struct prefilter *pf, size_t id, size_t *score)
+{
+	/* Sets are kept best first; an exact regex has only its own. */
+	if (!prefilter_filters(pf, id))
+		return PREFILTER_NONE;
+	*score = pf->set[pf->regex[id].sets[0]].score;
+	return pf->regex[id].sets[0];
+}
+
+size_t
+prefilter_set_count(const struct prefilter *pf)
+{
+	return pf->set_count;
 }
 
 bool
 prefilter_possible(const struct prefilter *pf, size_t id)
 {
+	const struct regex_info *r;
+	size_t k;
+
 	if (!pf->built || id >= pf->regex_count)
 		return true;
-	return pf->regex[id].always ||
-	    (pf->scan[id].stamp == pf->generation &&
-	        pf->scan[id].seen == pf->scan[id].full);
+	r = &pf->regex[id];
+	for (k = 0; k < r->set_count; k++) {
+		if (pf->set[r->sets[k]].stamp != pf->generation)
+			return false;
+	}
+	return true;
 }
 
 void
@@ -1506,7 +1655,7 @@ prefilter_stats(const struct prefilter *pf, size_t *regexes, size_t *unfiltered,
 	size_t i, n = 0, x = 0;
 
 	for (i = 0; i < pf->regex_count; i++) {
-		n += pf->regex[i].always;
+		n += pf->regex[i].set_count == 0;
 		x += pf->regex[i].words.ok;
 	}
 	*regexes = pf->regex_count;

@@ -48,14 +48,24 @@ void prefilter_scan(struct prefilter *pf, const char *text, size_t len);
 /* Could regex 'id' match the last scanned message? */
 bool prefilter_possible(const struct prefilter *pf, size_t id);
 
-/* The regexes that the last scan made possible, in *ids (borrowed), and
- * their count; regexes that are always possible are not listed.
- * PREFILTER_NONE when the automaton is not built. */
+/* Regexes are ruled out through literal sets, which regexes share: a
+ * regex needs one to four sets (one literal of each) to occur.
+ *
+ * The sets that occurred in the last scan, in *ids (borrowed), and their
+ * count.  PREFILTER_NONE when the automaton is not built. */
 size_t prefilter_live(const struct prefilter *pf, const size_t **ids);
 
 /* Does the prefilter ever rule out regex 'id'?  Known from
  * prefilter_add() on. */
 bool prefilter_filters(const struct prefilter *pf, size_t id);
+
+/* The set regex 'id' needs that occurs most rarely (as far as the
+ * prefilter can tell), with its rarity in *score (higher is rarer), or
+ * PREFILTER_NONE when it needs none.  Known from prefilter_add() on. */
+size_t prefilter_key(const struct prefilter *pf, size_t id, size_t *score);
+
+/* Sets so far: every set id is below it. */
+size_t prefilter_set_count(const struct prefilter *pf);
 
 /* For an exact regex (a list of whole words or phrases, which the
  * automaton answers alone): 1 with the leftmost match in the last scanned
