@@ -1,16 +1,19 @@
 /* prefilter.h - skip the regexes that cannot match, before running any.
  *
  * For each regex it is given, the prefilter works out from the pattern
- * text a set of literal strings of which any match must contain at least
- * one ("crack", "pop" and "click" for \b(?:crack|pop|click)\w*).  All
- * literals go into one Aho-Corasick automaton; scanning a message once
- * marks the regexes whose literals occur, and only those need to run.
- * Regexes that are only a list of whole words or phrases are answered
- * exactly by the automaton, with the word boundaries checked, so they
- * never need to run at all.  Regexes it cannot analyse (back-references,
- * inline options...) are always marked.  The answer is never wrong, only
- * sometimes unhelpful: "possible" may still fail to match, "impossible" never
- * could.
+ * text up to four sets of literal strings, and any match must contain one
+ * literal of each ("crack", "pop" or "click" for \b(?:crack|pop|click)\w*;
+ * "why" and "back" for \bwhy (?:\w+ ){0,3}back).  A literal also records
+ * the word boundaries the regex puts around it.  Regexes share sets (a
+ * word class gives the same set wherever it is used).  All literals go
+ * into one Aho-Corasick automaton; scanning a message once marks the sets
+ * whose literals occur, and only regexes whose sets all occurred need to
+ * run.  Regexes that are only a list of whole words or phrases are
+ * answered exactly by the automaton, with the word boundaries checked, so
+ * they never need to run at all.  Regexes it cannot analyse (back-
+ * references, inline options...) always run.  The answer is never wrong,
+ * only sometimes unhelpful: "possible" may still fail to match,
+ * "impossible" never could.
  */
 #ifndef BACKBOT_PREFILTER_H
 #define BACKBOT_PREFILTER_H
