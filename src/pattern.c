@@ -27,6 +27,11 @@
 
 struct rx {
 	pcre2_code *code;
+	/* The same, anchored with \G: tried only where the prefilter saw
+	 * a match could start (see prefilter_starts()).  Compiled on first
+	 * use; NULL with 'anchored_tried' when that failed. */
+	pcre2_code *anchored;
+	bool anchored_tried;
 	char *src;      /* after macro expansion, for the prefilter */
 	size_t pf_id;   /* id in the prefilter, or PREFILTER_NONE */
 	unsigned refs;  /* owners: patterns using it, and the lexicon cache */
@@ -215,6 +220,7 @@ rx_free(struct rx *rx)
 	if (rx == NULL || --rx->refs > 0)
 		return;
 	pcre2_code_free(rx->code);
+	pcre2_code_free(rx->anchored);
 	free(rx->src);
 	free(rx->spans);
 	free(rx);
@@ -229,6 +235,58 @@ compile_now(struct rx *rx)
 
 	rx->code = compile_regex(rx->src, strlen(rx->src), &errcode, &erroff);
 	return rx->code != NULL ? 0 : -1;
+}
+
+#define RX_MAX_STARTS 32 /* start positions tried one by one */
+
+/* Search s[from..len) only where the prefilter saw that a match can
+ * start.  Returns like rx_find(), or -2 when that cannot be done (no
+ * such positions known, too many of them, or no anchored code). */
+static int
+find_at_starts(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    size_t from, size_t *start, size_t *end)
+{
+	size_t pos[RX_MAX_STARTS];
+	long n, i;
+
+	if (env->pf == NULL || rx->pf_id == PREFILTER_NONE || s != env->text ||
+	    len != env->text_len)
+		return -2;
+	n = prefilter_starts(env->pf, rx->pf_id, from, pos, RX_MAX_STARTS);
+	if (n < 0)
+		return -2;
+	if (n > 0 && !rx->anchored_tried) {
+		struct buf src;
+		int errcode;
+		PCRE2_SIZE erroff;
+
+		rx->anchored_tried = true;
+		buf_init(&src, RX_MAX_EXPANDED + 16);
+		if (buf_printf(&src, "\\G(?:%s)", rx->src) == 0)
+			rx->anchored = compile_regex(
+			    buf_str(&src), src.len, &errcode, &erroff);
+		buf_free(&src);
+		if (rx->anchored != NULL)
+			(void)pcre2_jit_compile(
+			    rx->anchored, PCRE2_JIT_COMPLETE);
+	}
+	if (n > 0 && rx->anchored == NULL)
+		return -2;
+	for (i = 0; i < n; i++) {
+		int rc = pcre2_match(rx->anchored, (PCRE2_SPTR)s, len, pos[i],
+		    0, env->md, env->mctx);
+
+		if (rc >= 0) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->md);
+
+			*start = ov[0];
+			*end = ov[1];
+			return 1;
+		}
+		if (rc != PCRE2_ERROR_NOMATCH)
+			return -1;
+	}
+	return 0;
 }
 
 /* False when the prefilter rules 'rx' out for the current text. */
@@ -259,6 +317,17 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		rc = prefilter_exact(env->pf, rx->pf_id, start, end);
 		if (rc >= 0)
 			return rc;
+	}
+	rc = find_at_starts(rx, env, s, len, from, start, end);
+	if (rc != -2) {
+		if (whole) {
+			rx->memo_env = env;
+			rx->memo_gen = env->gen;
+			rx->memo_rc = rc;
+			rx->memo_start = rc == 1 ? *start : 0;
+			rx->memo_end = rc == 1 ? *end : 0;
+		}
+		return rc;
 	}
 	if (rx->code == NULL && compile_now(rx) == -1)
 		return -1;

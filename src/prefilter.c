@@ -27,6 +27,8 @@
 #define ALPHABET   40   /* see byte_class() */
 #define DENSE_MIN  3    /* children that earn a state a full row */
 #define DENSE_ROWS 4096 /* full rows at most (640 KiB) */
+#define MAX_STARTS 4096 /* start positions remembered per scan */
+#define NO_START   UINT32_MAX
 
 /* ------------------------------------------------------------ literal sets */
 
@@ -525,6 +527,167 @@ parse_alternation(struct parser *ps)
 	return parse_alternation_in(ps, false, false);
 }
 
+/* ------------------------------------------------ where matches start
+ *
+ * Many regexes can only start matching with one of a few literals:
+ * \b(?:doctor|gp|clinic) ..., (?<=back )been at me.  Then a match starts
+ * exactly where the scan found one of them, and the regex need only be
+ * tried there, anchored, instead of at every position of the text.
+ * Zero-width things before the literal (\b, lookarounds) are skipped;
+ * anything else at the start (a class, \w, an optional part, ^) means
+ * the regex has no such literals. */
+
+/* Past the rest of the branch at ps->p (to '|', ')' or the end). */
+static void
+skip_branch(struct parser *ps)
+{
+	while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+		if (*ps->p == '\\') {
+			ps->p += 2;
+		} else if (*ps->p == '[') {
+			char chars[9];
+
+			skip_class(ps, chars);
+			if (ps->failed)
+				return;
+		} else if (*ps->p == '(') {
+			const char *close = group_close(ps->p, ps->end);
+
+			if (close == NULL) {
+				ps->failed = true;
+				return;
+			}
+			ps->p = close;
+		} else {
+			ps->p++;
+		}
+	}
+	if (ps->p > ps->end)
+		ps->p = ps->end;
+}
+
+/* Does the character at p begin an optional repeat ("?", "*", "{0")? */
+static bool
+optional_next(const char *p, const char *end)
+{
+	return p < end &&
+	    (*p == '?' || *p == '*' ||
+	        (*p == '{' && p + 1 < end && p[1] == '0'));
+}
+
+/* Does a repeat of at least one begin at p ("+", "{2")? */
+static bool
+repeat_next(const char *p, const char *end)
+{
+	return p < end && (*p == '+' || *p == '{');
+}
+
+static bool starts_alternation(
+    struct parser *ps, bool boundary, struct litset *out, int depth);
+
+static bool
+starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
+{
+	char run[256];
+	size_t runlen = 0;
+
+	/* Zero-width things first. */
+	for (;;) {
+		const char *p = ps->p;
+
+		if (p + 1 < ps->end && p[0] == '\\' && p[1] == 'b') {
+			boundary = true;
+			ps->p += 2;
+		} else if (p + 2 < ps->end && p[0] == '(' && p[1] == '?' &&
+		    (p[2] == '=' || p[2] == '!' ||
+		        (p[2] == '<' && p + 3 < ps->end &&
+		            (p[3] == '=' || p[3] == '!')))) {
+			ps->p = group_close(p, ps->end);
+			if (ps->p == NULL || optional_next(ps->p, ps->end) ||
+			    repeat_next(ps->p, ps->end))
+				return false;
+		} else {
+			break;
+		}
+	}
+	if (ps->p >= ps->end || *ps->p == '|' || *ps->p == ')')
+		return false; /* an empty branch starts anywhere */
+	if (*ps->p == '(') {
+		const char *close = group_close(ps->p, ps->end);
+		size_t open = ps->p[1] != '?'              ? 1
+		    : (ps->p[2] == ':' || ps->p[2] == '>') ? 3
+		                                           : 0;
+		struct parser inner;
+
+		if (close == NULL || open == 0 ||
+		    optional_next(close, ps->end) || depth > 32)
+			return false;
+		inner.p = ps->p + open;
+		inner.end = close - 1;
+		inner.failed = false;
+		if (!starts_alternation(&inner, boundary, out, depth + 1) ||
+		    inner.p != inner.end)
+			return false;
+		ps->p = close;
+		skip_branch(ps);
+		return !ps->failed;
+	}
+	/* A run of literal characters. */
+	while (ps->p < ps->end && runlen < sizeof(run)) {
+		char c = *ps->p;
+		size_t width = 1;
+
+		if (c == '\\' && ps->p + 1 < ps->end &&
+		    !is_word_char(ps->p[1]) && ps->p[1] != '\0') {
+			c = ps->p[1];
+			width = 2;
+		} else if (strchr(".^$|()[]*+?{}\\", c) != NULL) {
+			break;
+		}
+		if (optional_next(ps->p + width, ps->end))
+			break;
+		run[runlen++] = c;
+		ps->p += width;
+		if (repeat_next(ps->p, ps->end))
+			break;
+	}
+	if (runlen == 0 ||
+	    set_add(out, run, runlen, boundary ? LIT_START : 0) == -1)
+		return false;
+	skip_branch(ps);
+	return !ps->failed;
+}
+
+static bool
+starts_alternation(
+    struct parser *ps, bool boundary, struct litset *out, int depth)
+{
+	for (;;) {
+		if (!starts_sequence(ps, boundary, out, depth))
+			return false;
+		if (ps->p < ps->end && *ps->p == '|') {
+			ps->p++;
+			continue;
+		}
+		return true;
+	}
+}
+
+/* The literals every match of 'src' starts with, in *out; false (and
+ * *out empty) when there are none to tell. */
+static bool
+start_literals(const char *src, struct litset *out)
+{
+	struct parser ps = {src, src + strlen(src), false};
+
+	memset(out, 0, sizeof(*out));
+	if (starts_alternation(&ps, false, out, 0) && !ps.failed &&
+	    ps.p == ps.end && out->n > 0)
+		return true;
+	set_free(out);
+	return false;
+}
+
 /* ------------------------------------------------ exact word lists
  *
  * Many patterns are just "one of these words or phrases, as whole words":
@@ -909,6 +1072,10 @@ struct literal {
 	uint32_t *sets[4];
 	size_t count[4];
 	uint32_t seen[4];
+	/* Those of its sets that are where some regex starts: every
+	 * occurrence is remembered for them. */
+	uint32_t *start_sets[4];
+	size_t start_count[4];
 	struct exact_ref *exact;
 	size_t exact_count;
 	size_t len; /* of the literal, so a match knows where it starts */
@@ -928,12 +1095,21 @@ struct set {
 	struct litset ls; /* until the automaton is built */
 	uint32_t stamp;   /* generation it occurred in */
 	size_t score;     /* set_shortest(): higher is rarer */
+	/* For sets where regexes start: where it occurred in the scan of
+	 * generation 'start_stamp' (a list through the prefilter's
+	 * 'start_next'), and whether some were lost (too many). */
+	bool starts;
+	bool starts_lost;
+	uint32_t start_stamp;
+	uint32_t start_head;
 };
 
 /* What the prefilter knows about one registered regex. */
 struct regex_info {
 	uint32_t sets[MAX_NEED]; /* all must occur */
 	unsigned char set_count; /* 0: always run it */
+	bool has_start;          /* every match starts with a literal... */
+	uint32_t start_set;      /* ...of this set */
 	struct wordset words;    /* exact regexes: their language */
 	unsigned char bounds;    /* bit 0: \b before, bit 1: \b after */
 };
@@ -951,6 +1127,10 @@ struct prefilter {
 	size_t set_index_size;
 	size_t *live;
 	size_t live_count;
+	/* Start positions found by the scan (MAX_STARTS), each set's in a
+	 * list from its 'start_head'. */
+	uint32_t *start_pos, *start_next;
+	size_t start_count;
 	/* Distinct literals and the automaton over them. */
 	char **lits;
 	struct literal *lit;
@@ -1014,10 +1194,14 @@ prefilter_free(struct prefilter *pf)
 	free(pf->set);
 	free(pf->set_index);
 	free(pf->live);
+	free(pf->start_pos);
+	free(pf->start_next);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
-		for (f = 0; f < 4; f++)
+		for (f = 0; f < 4; f++) {
 			free(pf->lit[i].sets[f]);
+			free(pf->lit[i].start_sets[f]);
+		}
 		free(pf->lit[i].exact);
 	}
 	free(pf->lits);
@@ -1155,6 +1339,7 @@ prefilter_add(struct prefilter *pf, const char *src)
 	struct parser ps = {src, src + strlen(src), false};
 	struct wordset ws = {0};
 	struct need nd = {0};
+	struct litset starts;
 	bool before, after;
 	size_t id, k;
 	long set;
@@ -1200,6 +1385,14 @@ prefilter_add(struct prefilter *pf, const char *src)
 		pf->regex[id].sets[pf->regex[id].set_count++] = (uint32_t)set;
 	}
 	need_free(&nd);
+	if (!ws.ok && start_literals(src, &starts)) {
+		set = intern_set(pf, &starts);
+		if (set >= 0) {
+			pf->set[set].starts = true;
+			pf->regex[id].has_start = true;
+			pf->regex[id].start_set = (uint32_t)set;
+		}
+	}
 	return id;
 }
 
@@ -1279,6 +1472,14 @@ collect_literals(struct prefilter *pf)
 				goto out;
 			l->sets[f] = ns;
 			l->sets[f][l->count[f]++] = (uint32_t)k;
+			if (!pf->set[k].starts)
+				continue;
+			ns = realloc(l->start_sets[f],
+			    (l->start_count[f] + 1) * sizeof(*ns));
+			if (ns == NULL)
+				goto out;
+			l->start_sets[f] = ns;
+			l->start_sets[f][l->start_count[f]++] = (uint32_t)k;
 		}
 	}
 	for (r = 0; r < pf->regex_count; r++) {
@@ -1418,7 +1619,10 @@ prefilter_build(struct prefilter *pf)
 		goto out;
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
-	if (pf->live == NULL || pf->hits == NULL || collect_literals(pf) == -1)
+	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
+	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
+	if (pf->live == NULL || pf->hits == NULL || pf->start_pos == NULL ||
+	    pf->start_next == NULL || collect_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
@@ -1496,6 +1700,26 @@ out:
 	return rc;
 }
 
+/* A literal of set 'id' (one where regexes start) starts at 'pos'. */
+static void
+record_start(struct prefilter *pf, uint32_t id, size_t pos)
+{
+	struct set *st = &pf->set[id];
+
+	if (st->start_stamp != pf->generation) {
+		st->start_stamp = pf->generation;
+		st->start_head = NO_START;
+		st->starts_lost = false;
+	}
+	if (pf->start_count == MAX_STARTS || pos >= NO_START) {
+		st->starts_lost = true;
+		return;
+	}
+	pf->start_pos[pf->start_count] = (uint32_t)pos;
+	pf->start_next[pf->start_count] = st->start_head;
+	st->start_head = (uint32_t)pf->start_count++;
+}
+
 /* Set 'id' occurred in this scan. */
 static void
 mark_set(struct prefilter *pf, uint32_t id)
@@ -1520,6 +1744,13 @@ mark_literal(
 
 	unsigned f;
 
+	for (f = 0; f < 4; f++) {
+		if (l->start_count[f] == 0 || ((f & LIT_START) && !start_ok) ||
+		    ((f & LIT_END) && !end_ok))
+			continue;
+		for (i = 0; i < l->start_count[f]; i++)
+			record_start(pf, l->start_sets[f][i], start);
+	}
 	for (f = 0; f < 4; f++) {
 		if (l->seen[f] == pf->generation ||
 		    ((f & LIT_START) && !start_ok) ||
@@ -1568,8 +1799,10 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		return;
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
-		for (i = 0; i < pf->set_count; i++)
+		for (i = 0; i < pf->set_count; i++) {
 			pf->set[i].stamp = 0;
+			pf->set[i].start_stamp = 0;
+		}
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
@@ -1577,6 +1810,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		pf->generation = 1;
 	}
 	pf->live_count = 0;
+	pf->start_count = 0;
 	for (i = 0; i < len; i++) {
 		uint32_t t;
 
@@ -1624,6 +1858,39 @@ prefilter_key(const struct prefilter *pf, size_t id, size_t *score)
 		return PREFILTER_NONE;
 	*score = pf->set[pf->regex[id].sets[0]].score;
 	return pf->regex[id].sets[0];
+}
+
+long
+prefilter_starts(
+    const struct prefilter *pf, size_t id, size_t from, size_t *pos, size_t max)
+{
+	const struct set *st;
+	uint32_t o;
+	size_t n = 0, i, j;
+
+	if (!pf->built || id >= pf->regex_count || !pf->regex[id].has_start)
+		return -1;
+	st = &pf->set[pf->regex[id].start_set];
+	if (st->start_stamp != pf->generation)
+		return 0; /* none of its literals occurred */
+	if (st->starts_lost)
+		return -1;
+	for (o = st->start_head; o != NO_START; o = pf->start_next[o]) {
+		if (pf->start_pos[o] < from)
+			continue;
+		if (n == max)
+			return -1;
+		/* Insertion in order, without repeats. */
+		for (i = 0; i < n && pos[i] < pf->start_pos[o]; i++)
+			;
+		if (i < n && pos[i] == pf->start_pos[o])
+			continue;
+		for (j = n; j > i; j--)
+			pos[j] = pos[j - 1];
+		pos[i] = pf->start_pos[o];
+		n++;
+	}
+	return (long)n;
 }
 
 size_t

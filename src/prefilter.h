@@ -67,6 +67,14 @@ bool prefilter_filters(const struct prefilter *pf, size_t id);
  * PREFILTER_NONE when it needs none.  Known from prefilter_add() on. */
 size_t prefilter_key(const struct prefilter *pf, size_t id, size_t *score);
 
+/* Where matches of regex 'id' can start in the last scanned text, from
+ * 'from' on: when every match of it starts with a literal (as in
+ * \b(?:doctor|gp)...), the start positions of those literals, in order,
+ * in pos[0..max), and their count.  -1 when the regex has no such
+ * literals or there are too many positions to list. */
+long prefilter_starts(const struct prefilter *pf, size_t id, size_t from,
+    size_t *pos, size_t max);
+
 /* Sets so far: every set id is below it. */
 size_t prefilter_set_count(const struct prefilter *pf);
 
