@@ -585,33 +585,127 @@ repeat_next(const char *p, const char *end)
 static bool starts_alternation(
     struct parser *ps, bool boundary, struct litset *out, int depth);
 
+/* Is the group p..close (close just past its ')') zero-width: only
+ * anchors and lookarounds in every branch, as in (?:^|(?<=\. ))? */
+static bool
+zero_width_group(const char *p, const char *close)
+{
+	const char *end = close - 1;
+
+	if (p[1] == '?' && (p[2] == ':' || p[2] == '>'))
+		p += 3;
+	else if (p[1] != '?')
+		p++;
+	else
+		return false;
+	while (p < end) {
+		if (*p == '|' || *p == '^') {
+			p++;
+		} else if (p + 1 < end && p[0] == '\\' && p[1] == 'b') {
+			p += 2;
+		} else if (p + 2 < end && p[0] == '(' && p[1] == '?' &&
+		    (p[2] == '=' || p[2] == '!' || p[2] == '<')) {
+			p = group_close(p, end);
+			if (p == NULL)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The characters a class at ps->p ('[') or \d stands for, when it is a
+ * short list of plain ones ("[lst]", "[1-5]", "\d"); false otherwise. */
+static bool
+class_chars(struct parser *ps, char *chars, size_t max, size_t *n)
+{
+	const char *p = ps->p;
+
+	*n = 0;
+	if (p + 1 < ps->end && p[0] == '\\' && p[1] == 'd') {
+		char c;
+
+		for (c = '0'; c <= '9' && *n < max; c++)
+			chars[(*n)++] = c;
+		ps->p += 2;
+		return *n == 10;
+	}
+	if (*p != '[' || p + 1 >= ps->end || p[1] == '^' || p[1] == ']')
+		return false;
+	for (p++; p < ps->end && *p != ']'; p++) {
+		char lo = *p, hi = *p, c;
+
+		if (!is_word_char(lo) || lo == '_')
+			return false;
+		if (p + 2 < ps->end && p[1] == '-' && p[2] != ']') {
+			hi = p[2];
+			p += 2;
+			if (!is_word_char(hi) || hi < lo)
+				return false;
+		}
+		for (c = lo; c <= hi; c++) {
+			if (*n == max)
+				return false;
+			chars[(*n)++] = c;
+		}
+	}
+	if (p >= ps->end)
+		return false;
+	ps->p = p + 1;
+	return *n > 0;
+}
+
+/* Read the quantifier at ps->p, if any; is it an optional one? */
+static bool
+optional_quantifier(struct parser *ps)
+{
+	bool quantified;
+
+	return parse_quantifier(ps, &quantified) == 0;
+}
+
 static bool
 starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 {
-	char run[256];
-	size_t runlen = 0;
+	char run[256], chars[36];
+	size_t runlen = 0, n, i;
+	unsigned flags;
 
+	if (depth > 32)
+		return false;
 	/* Zero-width things first. */
 	for (;;) {
-		const char *p = ps->p;
+		const char *p = ps->p, *close;
 
 		if (p + 1 < ps->end && p[0] == '\\' && p[1] == 'b') {
 			boundary = true;
 			ps->p += 2;
-		} else if (p + 2 < ps->end && p[0] == '(' && p[1] == '?' &&
+			continue;
+		}
+		if (p >= ps->end || *p != '(')
+			break;
+		close = group_close(p, ps->end);
+		if (close == NULL)
+			return false;
+		if (p[1] == '?' &&
 		    (p[2] == '=' || p[2] == '!' ||
 		        (p[2] == '<' && p + 3 < ps->end &&
 		            (p[3] == '=' || p[3] == '!')))) {
-			ps->p = group_close(p, ps->end);
-			if (ps->p == NULL || optional_next(ps->p, ps->end) ||
+			ps->p = close;
+			if (optional_next(ps->p, ps->end) ||
 			    repeat_next(ps->p, ps->end))
 				return false;
+		} else if (zero_width_group(p, close)) {
+			ps->p = close;
+			(void)optional_quantifier(ps);
 		} else {
 			break;
 		}
 	}
 	if (ps->p >= ps->end || *ps->p == '|' || *ps->p == ')')
 		return false; /* an empty branch starts anywhere */
+	flags = boundary ? LIT_START : 0;
 	if (*ps->p == '(') {
 		const char *close = group_close(ps->p, ps->end);
 		size_t open = ps->p[1] != '?'              ? 1
@@ -619,8 +713,7 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 		                                           : 0;
 		struct parser inner;
 
-		if (close == NULL || open == 0 ||
-		    optional_next(close, ps->end) || depth > 32)
+		if (close == NULL || open == 0)
 			return false;
 		inner.p = ps->p + open;
 		inner.end = close - 1;
@@ -629,6 +722,19 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 		    inner.p != inner.end)
 			return false;
 		ps->p = close;
+		/* Optional: a match may also start with what follows. */
+		if (optional_quantifier(ps))
+			return starts_sequence(ps, boundary, out, depth + 1);
+		skip_branch(ps);
+		return !ps->failed;
+	}
+	if (class_chars(ps, chars, sizeof(chars), &n)) {
+		for (i = 0; i < n; i++) {
+			if (set_add(out, &chars[i], 1, flags) == -1)
+				return false;
+		}
+		if (optional_quantifier(ps))
+			return starts_sequence(ps, boundary, out, depth + 1);
 		skip_branch(ps);
 		return !ps->failed;
 	}
@@ -644,15 +750,23 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 		} else if (strchr(".^$|()[]*+?{}\\", c) != NULL) {
 			break;
 		}
-		if (optional_next(ps->p + width, ps->end))
-			break;
+		if (optional_next(ps->p + width, ps->end)) {
+			if (runlen > 0)
+				break;
+			/* An optional first character: it, or what
+			 * follows. */
+			if (set_add(out, &c, 1, flags) == -1)
+				return false;
+			ps->p += width;
+			(void)optional_quantifier(ps);
+			return starts_sequence(ps, boundary, out, depth + 1);
+		}
 		run[runlen++] = c;
 		ps->p += width;
 		if (repeat_next(ps->p, ps->end))
 			break;
 	}
-	if (runlen == 0 ||
-	    set_add(out, run, runlen, boundary ? LIT_START : 0) == -1)
+	if (runlen == 0 || set_add(out, run, runlen, flags) == -1)
 		return false;
 	skip_branch(ps);
 	return !ps->failed;
@@ -681,8 +795,9 @@ start_literals(const char *src, struct litset *out)
 	struct parser ps = {src, src + strlen(src), false};
 
 	memset(out, 0, sizeof(*out));
+	/* One bare character would be found everywhere: not worth it. */
 	if (starts_alternation(&ps, false, out, 0) && !ps.failed &&
-	    ps.p == ps.end && out->n > 0)
+	    ps.p == ps.end && out->n > 0 && set_shortest(out) >= 2)
 		return true;
 	set_free(out);
 	return false;

@@ -137,6 +137,124 @@ overlapping_literals_are_all_found(void **state)
 	prefilter_free(pf);
 }
 
+/* Where the prefilter says 'src' can start matching in 'text' (the
+ * positions joined by spaces), "-" when it cannot tell. */
+static const char *
+starts(const char *src, const char *text)
+{
+	static char out[256];
+	struct prefilter *pf = prefilter_new();
+	size_t id = prefilter_add(pf, src), pos[16];
+	long n, i;
+	size_t used = 0;
+
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_scan(pf, text, strlen(text));
+	n = prefilter_starts(pf, id, 0, pos, 16);
+	out[0] = '\0';
+	if (n < 0)
+		snprintf(out, sizeof(out), "-");
+	for (i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, sizeof(out) - used,
+		    i > 0 ? " %zu" : "%zu", pos[i]);
+	prefilter_free(pf);
+	return out;
+}
+
+static void
+matches_start_where_their_first_literals_are(void **state)
+{
+	(void)state;
+	assert_string_equal(
+	    starts("\\b(?:gp|doctor) (?:\\w+ )?said", "my gp said the gp"),
+	    "3 15");
+	/* Word boundaries: "gp" inside a word is no start.  (A plain word
+	 * list needs no starts: the scan answers it whole.) */
+	assert_string_equal(
+	    starts("\\b(?:gp|doctor) \\w+ said", "xgp has said"), "");
+	/* Zero-width things before the literal do not move the start. */
+	assert_string_equal(
+	    starts("(?<=back )been at me", "my back been at me"), "8");
+	assert_string_equal(
+	    starts("(?=mum)(?:^|(?<=[.,] ))mum\\b", "mum , mum"), "0 6");
+	/* An optional first part: it, or what follows. */
+	assert_string_equal(
+	    starts("\\b(?:the |a )?disc \\w", "a disc x"), "0 2");
+	assert_string_equal(starts("\\bs?he \\w", "she said he x"), "0 4 9");
+	assert_string_equal(starts("\\b\\d+ weeks", "for 12 weeks"), "4");
+	/* No telling: \w, a class of letters, ^, a lone character. */
+	assert_string_equal(starts("\\w+ back", "my back"), "-");
+	assert_string_equal(starts("^back", "back"), "-");
+	assert_string_equal(starts("x|\\bback", "back"), "-");
+}
+
+/* Searching only where matches can start finds exactly what a search
+ * of the whole text finds, from any position. */
+static void
+anchored_search_finds_the_same_matches(void **state)
+{
+	static const char *const regexes[] = {
+	    "\\b(?:gp|doctor) (?:\\w+ )?said",
+	    "(?<=back )been at me",
+	    "\\b(?:the |a )?disc (?:\\w+ )?bulg\\w*",
+	    "\\bs?he (?:\\w+ ){0,2}fell",
+	    "\\b\\d+ (?:weeks?|days?)",
+	};
+	static const char *const texts[] = {
+	    "my gp said the doctor never said so",
+	    "my back been at me , back been at me again",
+	    "a disc bulge , the disc is bulging , disc bulged",
+	    "she fell , he then fell , shed fell",
+	    "for 12 weeks and 3 days , 10 days",
+	};
+	struct prefilter *pf = prefilter_new();
+	struct rx_env *plain = rx_env_new(), *fast = rx_env_new();
+	struct rx *rx[5];
+	size_t i, t;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		char why[128];
+		size_t off;
+
+		rx[i] = rx_compile(regexes[i], NULL, why, sizeof(why), &off);
+		assert_non_null(rx[i]);
+		rx_register(rx[i], pf);
+		assert_true(
+		    prefilter_starts(pf, i, 0, NULL, 0) == -1); /* not built */
+	}
+	assert_int_equal(prefilter_build(pf), 0);
+	rx_env_use_prefilter(fast, pf);
+	for (t = 0; t < 5; t++) {
+		size_t len = strlen(texts[t]), from, found = 0;
+
+		rx_env_begin(plain, texts[t], len);
+		rx_env_begin(fast, texts[t], len);
+		for (i = 0; i < 5; i++) {
+			for (from = 0; from <= len; from++) {
+				size_t a1 = 0, b1 = 0, a2 = 0, b2 = 0;
+				int r1 = rx_find(rx[i], plain, texts[t], len,
+				    from, &a1, &b1);
+				int r2 = rx_find(
+				    rx[i], fast, texts[t], len, from, &a2, &b2);
+
+				assert_int_equal(r1, r2);
+				if (r1 == 1) {
+					assert_int_equal(a1, a2);
+					assert_int_equal(b1, b2);
+					found++;
+				}
+			}
+		}
+		assert_true(found > 0);
+	}
+	for (i = 0; i < 5; i++)
+		rx_free(rx[i]);
+	rx_env_free(plain);
+	rx_env_free(fast);
+	prefilter_free(pf);
+}
+
 /* One pattern of one regex, registered with 'pf'. */
 static struct pattern
 one_regex_pattern(const char *src, struct prefilter *pf)
@@ -277,6 +395,8 @@ main(void)
 	    cmocka_unit_test(escaped_question_mark_is_a_literal),
 	    cmocka_unit_test(literals_alike_to_the_automaton_are_one),
 	    cmocka_unit_test(overlapping_literals_are_all_found),
+	    cmocka_unit_test(matches_start_where_their_first_literals_are),
+	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
