@@ -1,9 +1,10 @@
 /* candidates.c - patterns filed under a key set; see candidates.h.
  *
  * The index is a list of (key set, pattern number) entries sorted by
- * key, built on the first selection; a selection is a bit set over
- * pattern numbers, started from the patterns that are always candidates
- * and completed from the sets the prefilter saw.
+ * key, with where each key's entries begin, built on the first
+ * selection; a selection is a bit set over pattern numbers, started from
+ * the patterns that are always candidates and completed from the sets
+ * the prefilter saw.
  */
 #include "candidates.h"
 
@@ -22,6 +23,9 @@ struct entry {
 struct candidates {
 	struct entry *entries; /* filtered patterns; sorted once built */
 	size_t entry_count, entry_cap;
+	size_t *first;    /* per key set: its first entry; one more at the
+	                     end; NULL until built */
+	size_t keys;      /* sets 'first' covers */
 	uint64_t *always; /* bit per pattern: no key */
 	uint64_t *bits;   /* the last selection */
 	size_t count;     /* patterns filed */
@@ -41,6 +45,7 @@ candidates_free(struct candidates *c)
 	if (c == NULL)
 		return;
 	free(c->entries);
+	free(c->first);
 	free(c->always);
 	free(c->bits);
 	free(c);
@@ -104,6 +109,8 @@ candidates_add(
 	}
 	c->count++;
 	c->sorted = false;
+	free(c->first);
+	c->first = NULL;
 	return 0;
 }
 
@@ -117,21 +124,28 @@ by_key(const void *a, const void *b)
 	return x->pattern < y->pattern ? -1 : x->pattern > y->pattern;
 }
 
-/* The first entry whose key is 'key' or more. */
-static size_t
-first_entry(const struct candidates *c, size_t key)
+/* Sort the entries and note where each key's begin; -1 when out of
+ * memory. */
+static int
+build_index(struct candidates *c, size_t keys)
 {
-	size_t lo = 0, hi = c->entry_count;
+	size_t k, e = 0;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->entries[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (!c->sorted) {
+		qsort(c->entries, c->entry_count, sizeof(*c->entries), by_key);
+		c->sorted = true;
 	}
-	return lo;
+	free(c->first);
+	c->first = malloc((keys + 1) * sizeof(*c->first));
+	if (c->first == NULL)
+		return -1;
+	for (k = 0; k <= keys; k++) {
+		while (e < c->entry_count && c->entries[e].key < k)
+			e++;
+		c->first[k] = e;
+	}
+	c->keys = keys;
+	return 0;
 }
 
 bool
@@ -145,14 +159,13 @@ candidates_select(struct candidates *c, const struct prefilter *pf)
 	n = prefilter_live(pf, &live);
 	if (n == PREFILTER_NONE)
 		return false;
-	if (!c->sorted) {
-		qsort(c->entries, c->entry_count, sizeof(*c->entries), by_key);
-		c->sorted = true;
-	}
+	if (c->first == NULL && build_index(c, prefilter_set_count(pf)) == -1)
+		return false;
 	memcpy(c->bits, c->always, c->words * sizeof(*c->bits));
 	for (i = 0; i < n; i++) {
-		for (e = first_entry(c, live[i]);
-		     e < c->entry_count && c->entries[e].key == live[i]; e++) {
+		if (live[i] >= c->keys)
+			continue; /* a set no pattern is filed under */
+		for (e = c->first[live[i]]; e < c->first[live[i] + 1]; e++) {
 			size_t p = c->entries[e].pattern;
 
 			c->bits[p / 64] |= (uint64_t)1 << (p % 64);

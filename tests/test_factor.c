@@ -16,8 +16,9 @@
 static const char *
 factored(const char *src)
 {
-	static struct buf out;
+	static struct buf out = {NULL, 0, 0, 1 << 16};
 
+	buf_free(&out); /* the last answer; this one stays until exit */
 	buf_init(&out, 1 << 16);
 	if (regex_factor(src, &out) == -1) {
 		buf_free(&out);
