@@ -67,6 +67,10 @@ $(B)/test_%: tests/test_%.c tests/testutil.h $(B)/libbackbot.a
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests $(PKG_CFLAGS) $< \
 	    $(B)/libbackbot.a $(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS) -o $@
 
+# test_bot counts the allocations of backbot's own code.
+$(B)/test_bot: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+    -Wl,--wrap=realloc
+
 $(B)/bench_%: bench/bench_%.c $(B)/libbackbot.a
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) $< \
 	    $(B)/libbackbot.a $(LDFLAGS) $(PKG_LIBS) -o $@

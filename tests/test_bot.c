@@ -1,8 +1,41 @@
 /* test_bot.c - the question pipeline on the shipped knowledge base:
- * intents of the question table, safety policy, refusals, rendering. */
+ * intents of the question table, safety policy, refusals, rendering,
+ * and that answering allocates no memory once warmed up.  The Makefile
+ * links this program with malloc, calloc and realloc wrapped (ld
+ * --wrap), so the calls from backbot's own code are counted here. */
 #include "bot.h"
 #include "buf.h"
 #include "testutil.h"
+
+static unsigned long allocations;
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+
+void *
+__wrap_malloc(size_t size)
+{
+	allocations++;
+	return __real_malloc(size);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	allocations++;
+	return __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t size)
+{
+	allocations++;
+	return __real_realloc(p, size);
+}
 
 static struct bot_reply
 ask(void **state, const char *q)
@@ -184,6 +217,44 @@ topics_list_every_answer_but_small_talk(void **state)
 	buf_free(&t);
 }
 
+/* The questions of the test tables, answered twice: the first time
+ * compiles what is used on first use; the second must not allocate. */
+static void
+answering_allocates_nothing_once_warm(void **state)
+{
+	const char *files[] = {
+	    "tests/data/questions.tsv", "tests/data/triage.tsv"};
+	char path[512], line[4096];
+	unsigned long before = 0;
+	int round;
+	size_t f, answered = 0;
+
+	for (round = 0; round < 2; round++) {
+		if (round == 1)
+			before = allocations;
+		for (f = 0; f < 2; f++) {
+			FILE *in =
+			    fopen(test_path(path, sizeof(path), files[f]), "r");
+
+			assert_non_null(in);
+			while (fgets(line, sizeof(line), in) != NULL) {
+				struct bot_reply r;
+
+				if (line[0] == '#')
+					continue;
+				(void)bot_answer(
+				    *state, line, strlen(line), &r);
+				answered++;
+			}
+			fclose(in);
+		}
+		if (round == 1)
+			assert_int_equal(allocations - before, 0);
+	}
+	assert_true(answered > 1000);
+	assert_true(allocations > 0); /* the wrappers are in place */
+}
+
 int
 main(void)
 {
@@ -198,6 +269,7 @@ main(void)
 	    cmocka_unit_test(refuses_empty_long_and_invalid_input),
 	    cmocka_unit_test(json_output_has_the_spec_fields),
 	    cmocka_unit_test(topics_list_every_answer_but_small_talk),
+	    cmocka_unit_test(answering_allocates_nothing_once_warm),
 	};
 
 	return cmocka_run_group_tests(tests, test_bot_setup, test_bot_teardown);
