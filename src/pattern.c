@@ -32,10 +32,12 @@ struct rx {
 	 * use; NULL with 'anchored_tried' when that failed. */
 	pcre2_code *anchored;
 	bool anchored_tried;
+	bool anchored_jit; /* 'anchored' has machine code */
 	char *src;      /* after macro expansion, for the prefilter */
 	size_t pf_id;   /* id in the prefilter, or PREFILTER_NONE */
 	unsigned refs;  /* owners: patterns using it, and the lexicon cache */
 	bool jit_tried; /* JIT compilation happens on first use */
+	bool jit;       /* ...and worked: the fast entry point applies */
 	/* The last search of a whole text begun with rx_env_begin(). */
 	const struct rx_env *memo_env;
 	uint32_t memo_gen;
@@ -239,6 +241,19 @@ compile_now(struct rx *rx)
 
 #define RX_MAX_STARTS 32 /* start positions tried one by one */
 
+/* One search with 'code'; through JIT's own entry point, which skips
+ * pcre2_match()'s checks, when it has machine code. */
+static int
+search(const pcre2_code *code, bool jit, struct rx_env *env, const char *s,
+    size_t len, size_t from)
+{
+	if (jit)
+		return pcre2_jit_match(
+		    code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);
+	return pcre2_match(
+	    code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);
+}
+
 /* Search s[from..len) only where the prefilter saw that a match can
  * start.  Returns like rx_find(), or -2 when that cannot be done (no
  * such positions known, too many of them, or no anchored code). */
@@ -266,15 +281,14 @@ find_at_starts(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 			rx->anchored = compile_regex(
 			    buf_str(&src), src.len, &errcode, &erroff);
 		buf_free(&src);
-		if (rx->anchored != NULL)
-			(void)pcre2_jit_compile(
-			    rx->anchored, PCRE2_JIT_COMPLETE);
+		rx->anchored_jit = rx->anchored != NULL &&
+		    pcre2_jit_compile(rx->anchored, PCRE2_JIT_COMPLETE) == 0;
 	}
 	if (n > 0 && rx->anchored == NULL)
 		return -2;
 	for (i = 0; i < n; i++) {
-		int rc = pcre2_match(rx->anchored, (PCRE2_SPTR)s, len, pos[i],
-		    0, env->md, env->mctx);
+		int rc = search(rx->anchored, rx->anchored_jit, env, s, len,
+		    pos[i]);
 
 		if (rc >= 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->md);
@@ -337,10 +351,9 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		 * need it.  A JIT failure is not an error: the interpreter
 		 * still works. */
 		rx->jit_tried = true;
-		(void)pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE);
+		rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
 	}
-	rc = pcre2_match(
-	    rx->code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);
+	rc = search(rx->code, rx->jit, env, s, len, from);
 	if (rc == PCRE2_ERROR_NOMATCH) {
 		rc = 0;
 	} else if (rc < 0) {
