@@ -33,11 +33,12 @@ struct rx {
 	pcre2_code *anchored;
 	bool anchored_tried;
 	bool anchored_jit; /* 'anchored' has machine code */
-	char *src;      /* after macro expansion, for the prefilter */
-	size_t pf_id;   /* id in the prefilter, or PREFILTER_NONE */
+	char *src;         /* after macro expansion, for the prefilter */
+	size_t pf_id;      /* id in the prefilter, or PREFILTER_NONE */
 	unsigned refs;  /* owners: patterns using it, and the lexicon cache */
 	bool jit_tried; /* JIT compilation happens on first use */
 	bool jit;       /* ...and worked: the fast entry point applies */
+	bool factored;  /* 'code' is the prefix-tree form (factor.h) */
 	/* The last search of a whole text begun with rx_env_begin(). */
 	const struct rx_env *memo_env;
 	uint32_t memo_gen;
@@ -59,7 +60,7 @@ compile_regex(const char *src, size_t len, int *errcode, PCRE2_SIZE *erroff)
 	struct buf factored;
 
 	buf_init(&factored, 2 * RX_MAX_EXPANDED);
-	if (getenv("NOFACTOR") == NULL && regex_factor(src, &factored) == 0)
+	if (regex_factor(src, &factored) == 0)
 		code = pcre2_compile((PCRE2_SPTR)buf_str(&factored),
 		    factored.len, PCRE2_NO_AUTO_CAPTURE, errcode, erroff, NULL);
 	buf_free(&factored);
@@ -176,8 +177,11 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 	/* A plain word list is answered by the prefilter and is valid by
 	 * construction: compile it only if a search ever needs PCRE2. */
 	if (!prefilter_plain_words(buf_str(&expanded))) {
-		code = compile_regex(
-		    buf_str(&expanded), expanded.len, &errcode, &erroff);
+		/* As written, to check it; the faster, factored form is
+		 * compiled when the regex is first needed. */
+		code =
+		    pcre2_compile((PCRE2_SPTR)buf_str(&expanded), expanded.len,
+		        PCRE2_NO_AUTO_CAPTURE, &errcode, &erroff, NULL);
 		if (code == NULL) {
 			PCRE2_UCHAR msg[256];
 
@@ -236,6 +240,7 @@ compile_now(struct rx *rx)
 	PCRE2_SIZE erroff;
 
 	rx->code = compile_regex(rx->src, strlen(rx->src), &errcode, &erroff);
+	rx->factored = true;
 	return rx->code != NULL ? 0 : -1;
 }
 
@@ -287,8 +292,8 @@ find_at_starts(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 	if (n > 0 && rx->anchored == NULL)
 		return -2;
 	for (i = 0; i < n; i++) {
-		int rc = search(rx->anchored, rx->anchored_jit, env, s, len,
-		    pos[i]);
+		int rc =
+		    search(rx->anchored, rx->anchored_jit, env, s, len, pos[i]);
 
 		if (rc >= 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->md);
@@ -346,11 +351,23 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 	if (rx->code == NULL && compile_now(rx) == -1)
 		return -1;
 	if (!rx->jit_tried) {
-		/* Compiled to machine code the first time it must run: many
-		 * regexes are answered by the prefilter alone and never
-		 * need it.  A JIT failure is not an error: the interpreter
-		 * still works. */
+		/* Factored and compiled to machine code the first time it
+		 * must run: many regexes are answered by the prefilter alone
+		 * and never need it.  A failure of either is not an error:
+		 * the regex as written, interpreted, still works. */
 		rx->jit_tried = true;
+		if (!rx->factored) {
+			int errcode;
+			PCRE2_SIZE erroff;
+			pcre2_code *factored = compile_regex(
+			    rx->src, strlen(rx->src), &errcode, &erroff);
+
+			rx->factored = true;
+			if (factored != NULL) {
+				pcre2_code_free(rx->code);
+				rx->code = factored;
+			}
+		}
 		rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
 	}
 	rc = search(rx->code, rx->jit, env, s, len, from);
