@@ -1208,7 +1208,6 @@ struct exact_hit {
  * has a set of its own, marked when a word of it is found. */
 struct set {
 	struct litset ls; /* until the automaton is built */
-	uint32_t stamp;   /* generation it occurred in */
 	size_t score;     /* set_shortest(): higher is rarer */
 	/* For sets where regexes start: where it occurred in the scan of
 	 * generation 'start_stamp' (a list through the prefilter's
@@ -1238,6 +1237,8 @@ struct prefilter {
 	 * marked. */
 	struct set *set;
 	size_t set_count, set_cap;
+	uint32_t *set_stamp; /* per set: generation it occurred in; apart
+	                        from 'set' so marking stays in cache */
 	long *set_index; /* open addressing; -1 for empty */
 	size_t set_index_size;
 	size_t *live;
@@ -1307,6 +1308,7 @@ prefilter_free(struct prefilter *pf)
 	for (i = 0; i < pf->set_count; i++)
 		set_free(&pf->set[i].ls);
 	free(pf->set);
+	free(pf->set_stamp);
 	free(pf->set_index);
 	free(pf->live);
 	free(pf->start_pos);
@@ -1733,10 +1735,13 @@ prefilter_build(struct prefilter *pf)
 	if (pf->set_count >= UINT32_MAX)
 		goto out;
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
+	free(pf->set_stamp);
+	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
 	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
 	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
-	if (pf->live == NULL || pf->hits == NULL || pf->start_pos == NULL ||
+	if (pf->live == NULL || pf->set_stamp == NULL || pf->hits == NULL ||
+	    pf->start_pos == NULL ||
 	    pf->start_next == NULL || collect_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
@@ -1839,8 +1844,8 @@ record_start(struct prefilter *pf, uint32_t id, size_t pos)
 static void
 mark_set(struct prefilter *pf, uint32_t id)
 {
-	if (pf->set[id].stamp != pf->generation) {
-		pf->set[id].stamp = pf->generation;
+	if (pf->set_stamp[id] != pf->generation) {
+		pf->set_stamp[id] = pf->generation;
 		pf->live[pf->live_count++] = id;
 	}
 }
@@ -1915,7 +1920,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
 		for (i = 0; i < pf->set_count; i++) {
-			pf->set[i].stamp = 0;
+			pf->set_stamp[i] = 0;
 			pf->set[i].start_stamp = 0;
 		}
 		for (i = 0; i < pf->regex_count; i++)
@@ -2024,7 +2029,7 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 		return true;
 	r = &pf->regex[id];
 	for (k = 0; k < r->set_count; k++) {
-		if (pf->set[r->sets[k]].stamp != pf->generation)
+		if (pf->set_stamp[r->sets[k]] != pf->generation)
 			return false;
 	}
 	return true;
