@@ -1177,8 +1177,10 @@ exact_words(
 /* ------------------------------------------------------------ automaton */
 
 struct exact_ref {
-	size_t regex; /* an exact regex with this literal as a word */
-	bool open;    /* the word ends in \w* */
+	uint32_t regex;       /* an exact regex with this literal as a word */
+	uint32_t set;         /* the regex's own set */
+	bool open;            /* the word ends in \w* */
+	unsigned char bounds; /* the regex's: bit 0 \b before, 1 after */
 };
 
 struct literal {
@@ -1239,7 +1241,7 @@ struct prefilter {
 	size_t set_count, set_cap;
 	uint32_t *set_stamp; /* per set: generation it occurred in; apart
 	                        from 'set' so marking stays in cache */
-	long *set_index; /* open addressing; -1 for empty */
+	long *set_index;     /* open addressing; -1 for empty */
 	size_t set_index_size;
 	size_t *live;
 	size_t live_count;
@@ -1613,7 +1615,9 @@ collect_literals(struct prefilter *pf)
 			if (ne == NULL)
 				goto out;
 			l->exact = ne;
-			l->exact[l->exact_count].regex = r;
+			l->exact[l->exact_count].regex = (uint32_t)r;
+			l->exact[l->exact_count].set = pf->regex[r].sets[0];
+			l->exact[l->exact_count].bounds = pf->regex[r].bounds;
 			l->exact[l->exact_count].open =
 			    pf->regex[r].words.w[i].open;
 			l->exact_count++;
@@ -1732,7 +1736,7 @@ prefilter_build(struct prefilter *pf)
 	pf->out = NULL;
 	pf->built = false;
 	memset(pf->root, 0, sizeof(pf->root));
-	if (pf->set_count >= UINT32_MAX)
+	if (pf->set_count >= UINT32_MAX || pf->regex_count >= UINT32_MAX)
 		goto out;
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
 	free(pf->set_stamp);
@@ -1741,8 +1745,8 @@ prefilter_build(struct prefilter *pf)
 	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
 	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
 	if (pf->live == NULL || pf->set_stamp == NULL || pf->hits == NULL ||
-	    pf->start_pos == NULL ||
-	    pf->start_next == NULL || collect_literals(pf) == -1)
+	    pf->start_pos == NULL || pf->start_next == NULL ||
+	    collect_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
@@ -1882,7 +1886,7 @@ mark_literal(
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &l->exact[i];
-		unsigned char b = pf->regex[e->regex].bounds;
+		unsigned char b = e->bounds;
 		struct exact_hit *h = &pf->hits[e->regex];
 		size_t stop = end;
 
@@ -1898,7 +1902,7 @@ mark_literal(
 		} else if ((b & 2) && !end_ok) {
 			continue;
 		}
-		mark_set(pf, pf->regex[e->regex].sets[0]);
+		mark_set(pf, e->set);
 		if (h->gen != pf->generation || start < h->start ||
 		    (start == h->start && stop < h->end)) {
 			h->gen = pf->generation;
