@@ -1211,13 +1211,16 @@ struct exact_hit {
 struct set {
 	struct litset ls; /* until the automaton is built */
 	size_t score;     /* set_shortest(): higher is rarer */
-	/* For sets where regexes start: where it occurred in the scan of
-	 * generation 'start_stamp' (a list through the prefilter's
-	 * 'start_next'), and whether some were lost (too many). */
-	bool starts;
-	bool starts_lost;
-	uint32_t start_stamp;
-	uint32_t start_head;
+	bool starts;      /* regexes start with it: its positions are kept */
+};
+
+/* Where a set regexes start with occurred in the scan of generation
+ * 'stamp': a list through the prefilter's 'start_next' from 'head', and
+ * whether some positions were lost (too many). */
+struct set_starts {
+	uint32_t stamp;
+	uint32_t head;
+	bool lost;
 };
 
 /* What the prefilter knows about one registered regex. */
@@ -1241,7 +1244,8 @@ struct prefilter {
 	size_t set_count, set_cap;
 	uint32_t *set_stamp; /* per set: generation it occurred in; apart
 	                        from 'set' so marking stays in cache */
-	long *set_index;     /* open addressing; -1 for empty */
+	struct set_starts *set_starts; /* per set, likewise */
+	long *set_index;               /* open addressing; -1 for empty */
 	size_t set_index_size;
 	size_t *live;
 	size_t live_count;
@@ -1311,6 +1315,7 @@ prefilter_free(struct prefilter *pf)
 		set_free(&pf->set[i].ls);
 	free(pf->set);
 	free(pf->set_stamp);
+	free(pf->set_starts);
 	free(pf->set_index);
 	free(pf->live);
 	free(pf->start_pos);
@@ -1740,11 +1745,14 @@ prefilter_build(struct prefilter *pf)
 		goto out;
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
 	free(pf->set_stamp);
+	free(pf->set_starts);
 	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
+	pf->set_starts = calloc(pf->set_count + 1, sizeof(*pf->set_starts));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
 	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
 	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
-	if (pf->live == NULL || pf->set_stamp == NULL || pf->hits == NULL ||
+	if (pf->live == NULL || pf->set_stamp == NULL ||
+	    pf->set_starts == NULL || pf->hits == NULL ||
 	    pf->start_pos == NULL || pf->start_next == NULL ||
 	    collect_literals(pf) == -1)
 		goto out;
@@ -1828,20 +1836,20 @@ out:
 static void
 record_start(struct prefilter *pf, uint32_t id, size_t pos)
 {
-	struct set *st = &pf->set[id];
+	struct set_starts *st = &pf->set_starts[id];
 
-	if (st->start_stamp != pf->generation) {
-		st->start_stamp = pf->generation;
-		st->start_head = NO_START;
-		st->starts_lost = false;
+	if (st->stamp != pf->generation) {
+		st->stamp = pf->generation;
+		st->head = NO_START;
+		st->lost = false;
 	}
 	if (pf->start_count == MAX_STARTS || pos >= NO_START) {
-		st->starts_lost = true;
+		st->lost = true;
 		return;
 	}
 	pf->start_pos[pf->start_count] = (uint32_t)pos;
-	pf->start_next[pf->start_count] = st->start_head;
-	st->start_head = (uint32_t)pf->start_count++;
+	pf->start_next[pf->start_count] = st->head;
+	st->head = (uint32_t)pf->start_count++;
 }
 
 /* Set 'id' occurred in this scan. */
@@ -1925,7 +1933,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		/* Wrapped: forget every old stamp. */
 		for (i = 0; i < pf->set_count; i++) {
 			pf->set_stamp[i] = 0;
-			pf->set[i].start_stamp = 0;
+			pf->set_starts[i].stamp = 0;
 		}
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
@@ -1988,18 +1996,18 @@ long
 prefilter_starts(
     const struct prefilter *pf, size_t id, size_t from, size_t *pos, size_t max)
 {
-	const struct set *st;
+	const struct set_starts *st;
 	uint32_t o;
 	size_t n = 0, i, j;
 
 	if (!pf->built || id >= pf->regex_count || !pf->regex[id].has_start)
 		return -1;
-	st = &pf->set[pf->regex[id].start_set];
-	if (st->start_stamp != pf->generation)
+	st = &pf->set_starts[pf->regex[id].start_set];
+	if (st->stamp != pf->generation)
 		return 0; /* none of its literals occurred */
-	if (st->starts_lost)
+	if (st->lost)
 		return -1;
-	for (o = st->start_head; o != NO_START; o = pf->start_next[o]) {
+	for (o = st->head; o != NO_START; o = pf->start_next[o]) {
 		if (pf->start_pos[o] < from)
 			continue;
 		if (n == max)
