@@ -1183,19 +1183,29 @@ struct exact_ref {
 	unsigned char bounds; /* the regex's: bit 0 \b before, 1 after */
 };
 
+/* A literal while the automaton is built: the sets it belongs to, by
+ * the boundaries they need around it (LIT_* flags), and of those the
+ * sets some regex starts with. */
 struct literal {
-	/* Sets it belongs to, by the boundaries they need around it (LIT_*
-	 * flags), and the scan generation each list was last marked in. */
 	uint32_t *sets[4];
 	size_t count[4];
-	uint32_t seen[4];
-	/* Those of its sets that are where some regex starts: every
-	 * occurrence is remembered for them. */
 	uint32_t *start_sets[4];
 	size_t start_count[4];
 	struct exact_ref *exact;
 	size_t exact_count;
 	size_t len; /* of the literal, so a match knows where it starts */
+};
+
+/* The same, packed for the scan, which touches one of these for every
+ * literal it finds: lists 0-3 are the sets by flags, 4-7 the start sets
+ * by flags, each refs[at[k]..at[k + 1]). */
+struct literal_refs {
+	uint32_t *refs;
+	uint32_t at[9];
+	uint32_t seen[4]; /* scan generation list k was last marked in */
+	uint32_t len;
+	uint32_t exact_count;
+	struct exact_ref *exact; /* the literal's, borrowed */
 };
 
 /* What an exact regex found in the last scanned text. */
@@ -1256,6 +1266,7 @@ struct prefilter {
 	/* Distinct literals and the automaton over them. */
 	char **lits;
 	struct literal *lit;
+	struct literal_refs *lit_refs; /* per literal, once built */
 	size_t lit_count, lit_cap;
 	/* The trie: the root's edges in a full row; every other state's
 	 * children in a list (first child, next sibling, edge class), as
@@ -1330,6 +1341,11 @@ prefilter_free(struct prefilter *pf)
 	}
 	free(pf->lits);
 	free(pf->lit);
+	if (pf->lit_refs != NULL) {
+		for (i = 0; i < pf->lit_count; i++)
+			free(pf->lit_refs[i].refs);
+		free(pf->lit_refs);
+	}
 	free(pf->first);
 	free(pf->sibling);
 	free(pf->fail);
@@ -1634,6 +1650,52 @@ out:
 	return rc;
 }
 
+/* Pack every literal's lists into one array for the scan, and drop the
+ * lists.  -1 when out of memory. */
+static int
+pack_literals(struct prefilter *pf)
+{
+	size_t i, f, n;
+
+	pf->lit_refs = calloc(pf->lit_count + 1, sizeof(*pf->lit_refs));
+	if (pf->lit_refs == NULL)
+		return -1;
+	for (i = 0; i < pf->lit_count; i++) {
+		struct literal *l = &pf->lit[i];
+		struct literal_refs *r = &pf->lit_refs[i];
+
+		for (n = 0, f = 0; f < 4; f++)
+			n += l->count[f] + l->start_count[f];
+		if (n >= UINT32_MAX)
+			return -1;
+		r->refs = malloc((n + 1) * sizeof(*r->refs));
+		if (r->refs == NULL)
+			return -1;
+		for (n = 0, f = 0; f < 8; f++) {
+			const uint32_t *list =
+			    f < 4 ? l->sets[f] : l->start_sets[f - 4];
+			size_t count =
+			    f < 4 ? l->count[f] : l->start_count[f - 4];
+
+			r->at[f] = (uint32_t)n;
+			if (count > 0)
+				memcpy(
+				    r->refs + n, list, count * sizeof(*list));
+			n += count;
+		}
+		r->at[8] = (uint32_t)n;
+		r->len = (uint32_t)l->len;
+		r->exact = l->exact;
+		r->exact_count = (uint32_t)l->exact_count;
+		for (f = 0; f < 4; f++) {
+			free(l->sets[f]);
+			free(l->start_sets[f]);
+			l->sets[f] = l->start_sets[f] = NULL;
+		}
+	}
+	return 0;
+}
+
 /* The child of state 's' along class 'c', or 0. */
 static uint32_t
 child(const struct prefilter *pf, uint32_t s, unsigned c)
@@ -1754,7 +1816,7 @@ prefilter_build(struct prefilter *pf)
 	if (pf->live == NULL || pf->set_stamp == NULL ||
 	    pf->set_starts == NULL || pf->hits == NULL ||
 	    pf->start_pos == NULL || pf->start_next == NULL ||
-	    collect_literals(pf) == -1)
+	    collect_literals(pf) == -1 || pack_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
@@ -1868,7 +1930,7 @@ static void
 mark_literal(
     struct prefilter *pf, int32_t lit, const char *text, size_t len, size_t end)
 {
-	struct literal *l = &pf->lit[lit];
+	struct literal_refs *l = &pf->lit_refs[lit];
 	size_t i, start = end - l->len;
 	bool start_ok = start == 0 || !is_word_char(text[start - 1]);
 	bool end_ok = end == len || !is_word_char(text[end]);
@@ -1877,11 +1939,12 @@ mark_literal(
 	unsigned f;
 
 	for (f = 0; f < 4; f++) {
-		if (l->start_count[f] == 0 || ((f & LIT_START) && !start_ok) ||
+		if (l->at[f + 4] == l->at[f + 5] ||
+		    ((f & LIT_START) && !start_ok) ||
 		    ((f & LIT_END) && !end_ok))
 			continue;
-		for (i = 0; i < l->start_count[f]; i++)
-			record_start(pf, l->start_sets[f][i], start);
+		for (i = l->at[f + 4]; i < l->at[f + 5]; i++)
+			record_start(pf, l->refs[i], start);
 	}
 	for (f = 0; f < 4; f++) {
 		if (l->seen[f] == pf->generation ||
@@ -1889,8 +1952,8 @@ mark_literal(
 		    ((f & LIT_END) && !end_ok))
 			continue;
 		l->seen[f] = pf->generation;
-		for (i = 0; i < l->count[f]; i++)
-			mark_set(pf, l->sets[f][i]);
+		for (i = l->at[f]; i < l->at[f + 1]; i++)
+			mark_set(pf, l->refs[i]);
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &l->exact[i];
@@ -1938,7 +2001,8 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 		for (i = 0; i < pf->regex_count; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
-			memset(pf->lit[i].seen, 0, sizeof(pf->lit[i].seen));
+			memset(pf->lit_refs[i].seen, 0,
+			    sizeof(pf->lit_refs[i].seen));
 		pf->generation = 1;
 	}
 	pf->live_count = 0;
