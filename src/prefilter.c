@@ -41,6 +41,7 @@ struct litset {
 	bool known;
 	char **s; /* flags byte, then the literal */
 	size_t n, cap;
+	size_t shortest; /* see set_shortest(); kept as literals come */
 };
 
 static void
@@ -55,6 +56,19 @@ set_free(struct litset *ls)
 	ls->n = 0;
 	ls->cap = 0;
 	ls->known = false;
+}
+
+/* How rare a stored literal is, roughly: its length, a boundary
+ * counting as one more character; 0 for the empty literal. */
+static size_t
+literal_weight(const char *s)
+{
+	unsigned f = (unsigned)(s[0] - '0');
+	size_t l = strlen(s + 1);
+
+	if (l > 0)
+		l += (f & LIT_START ? 1 : 0) + (f & LIT_END ? 1 : 0);
+	return l;
 }
 
 /* Add string 's' (malloc'd) to 'ls', which takes it over.  -1 when the
@@ -74,6 +88,8 @@ set_take(struct litset *ls, char *s)
 		ls->cap = ncap;
 	}
 	ls->s[ls->n++] = s;
+	if (ls->n == 1 || literal_weight(s) < ls->shortest)
+		ls->shortest = literal_weight(s);
 	ls->known = true;
 	return 0;
 }
@@ -123,19 +139,7 @@ set_add(struct litset *ls, const char *s, size_t len, unsigned flags)
 static size_t
 set_shortest(const struct litset *ls)
 {
-	size_t i, m = SIZE_MAX;
-
-	for (i = 0; i < ls->n; i++) {
-		unsigned f = (unsigned)(ls->s[i][0] - '0');
-		size_t l = strlen(ls->s[i] + 1);
-
-		if (l > 0)
-			l += (f & LIT_START ? 1 : 0) + (f & LIT_END ? 1 : 0);
-
-		if (l < m)
-			m = l;
-	}
-	return ls->n == 0 ? 0 : m;
+	return ls->n == 0 ? 0 : ls->shortest;
 }
 
 /* Is 'a' more selective than 'b'?  By shortest literal, then by fewer
