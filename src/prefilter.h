@@ -84,9 +84,4 @@ size_t prefilter_set_count(const struct prefilter *pf);
 int prefilter_exact(
     const struct prefilter *pf, size_t id, size_t *start, size_t *end);
 
-/* Counts for reports: regexes registered, of them always run, of them
- * answered exactly, literals, automaton states. */
-void prefilter_stats(const struct prefilter *pf, size_t *regexes,
-    size_t *unfiltered, size_t *exact, size_t *literals, size_t *states);
-
 #endif
