@@ -561,8 +561,8 @@ repeat_next(const char *p, const char *end)
 	return p < end && (*p == '+' || *p == '{');
 }
 
-static bool starts_alternation(
-    struct parser *ps, bool boundary, struct litset *out, int depth);
+static bool starts_alternation(struct parser *ps, bool boundary, bool after,
+    struct litset *out, int depth);
 
 /* Is the group p..close (close just past its ')') zero-width: only
  * anchors and lookarounds in every branch, as in (?:^|(?<=\. ))? */
@@ -644,8 +644,11 @@ optional_quantifier(struct parser *ps)
 	return parse_quantifier(ps, &quantified) == 0;
 }
 
+/* 'boundary': a \b comes just before; 'after': a word boundary (\b or
+ * a space) comes just after the branch. */
 static bool
-starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
+starts_sequence(
+    struct parser *ps, bool boundary, bool after, struct litset *out, int depth)
 {
 	char run[256], chars[36];
 	size_t runlen = 0, n, i;
@@ -691,19 +694,27 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 		    : (ps->p[2] == ':' || ps->p[2] == '>') ? 3
 		                                           : 0;
 		struct parser inner;
+		bool inner_after;
 
 		if (close == NULL || open == 0)
 			return false;
 		inner.p = ps->p + open;
 		inner.end = close - 1;
 		inner.failed = false;
-		if (!starts_alternation(&inner, boundary, out, depth + 1) ||
+		/* A space or \b right after the group ends a word. */
+		inner_after = close < ps->end &&
+		    (close[0] == ' ' ||
+		        (close[0] == '\\' && close + 1 < ps->end &&
+		            close[1] == 'b'));
+		if (!starts_alternation(
+		        &inner, boundary, inner_after, out, depth + 1) ||
 		    inner.p != inner.end)
 			return false;
 		ps->p = close;
 		/* Optional: a match may also start with what follows. */
 		if (optional_quantifier(ps))
-			return starts_sequence(ps, boundary, out, depth + 1);
+			return starts_sequence(
+			    ps, boundary, after, out, depth + 1);
 		skip_branch(ps);
 		return !ps->failed;
 	}
@@ -713,7 +724,8 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 				return false;
 		}
 		if (optional_quantifier(ps))
-			return starts_sequence(ps, boundary, out, depth + 1);
+			return starts_sequence(
+			    ps, boundary, after, out, depth + 1);
 		skip_branch(ps);
 		return !ps->failed;
 	}
@@ -738,13 +750,20 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 				return false;
 			ps->p += width;
 			(void)optional_quantifier(ps);
-			return starts_sequence(ps, boundary, out, depth + 1);
+			return starts_sequence(
+			    ps, boundary, after, out, depth + 1);
 		}
 		run[runlen++] = c;
 		ps->p += width;
 		if (repeat_next(ps->p, ps->end))
 			break;
 	}
+	/* The run ends a word when the branch ends where one must end, or
+	 * a \b follows. */
+	if ((ps->p >= ps->end || *ps->p == '|' || *ps->p == ')')
+	        ? after
+	        : (ps->p + 1 < ps->end && ps->p[0] == '\\' && ps->p[1] == 'b'))
+		flags |= LIT_END;
 	if (runlen == 0 || set_add(out, run, runlen, flags) == -1)
 		return false;
 	skip_branch(ps);
@@ -753,10 +772,10 @@ starts_sequence(struct parser *ps, bool boundary, struct litset *out, int depth)
 
 static bool
 starts_alternation(
-    struct parser *ps, bool boundary, struct litset *out, int depth)
+    struct parser *ps, bool boundary, bool after, struct litset *out, int depth)
 {
 	for (;;) {
-		if (!starts_sequence(ps, boundary, out, depth))
+		if (!starts_sequence(ps, boundary, after, out, depth))
 			return false;
 		if (ps->p < ps->end && *ps->p == '|') {
 			ps->p++;
@@ -775,7 +794,7 @@ regex_starts(const char *src, struct litset *out)
 
 	memset(out, 0, sizeof(*out));
 	/* One bare character would be found everywhere: not worth it. */
-	if (starts_alternation(&ps, false, out, 0) && !ps.failed &&
+	if (starts_alternation(&ps, false, false, out, 0) && !ps.failed &&
 	    ps.p == ps.end && out->n > 0 && set_shortest(out) >= 2)
 		return true;
 	set_free(out);

@@ -172,6 +172,11 @@ matches_start_where_their_first_literals_are(void **state)
 	 * list needs no starts: the scan answers it whole.) */
 	assert_string_equal(
 	    starts("\\b(?:gp|doctor) \\w+ said", "xgp has said"), "");
+	/* A space or \\b after a group ends the word: "myself" is no start
+	 * for "my ". */
+	assert_string_equal(
+	    starts("\\b(?:my|a) (?:\\w+ )?mum", "a mum , my mum , myself"),
+	    "0 8");
 	/* Zero-width things before the literal do not move the start. */
 	assert_string_equal(
 	    starts("(?<=back )been at me", "my back been at me"), "8");
