@@ -665,6 +665,12 @@ starts_sequence(
 			ps->p += 2;
 			continue;
 		}
+		if (p < ps->end && *p == '^') {
+			/* Only position 0 then: trying the literal's other
+			 * places costs a failed try, nothing more. */
+			ps->p++;
+			continue;
+		}
 		if (p >= ps->end || *p != '(')
 			break;
 		close = group_close(p, ps->end);
