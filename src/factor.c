@@ -17,6 +17,7 @@
 #include "factor.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,13 +263,107 @@ separator(struct buf *out, bool *first)
 	return buf_append_char(out, '|');
 }
 
-/* Write branches b[0..n) as one alternation, factored. */
+/* The byte a fixed first character stands for ('a' for "a", '.' for
+ * "\."). */
+static unsigned char
+fixed_byte(struct range r)
+{
+	return (unsigned char)(r.p[0] == '\\' ? r.p[1] : r.p[0]);
+}
+
+static void
+add_byte(uint64_t set[4], unsigned c)
+{
+	set[c / 64] |= (uint64_t)1 << (c % 64);
+}
+
+/* The bytes a branch can start with, in set[] (cleared first): for a
+ * fixed first character, a group whose branches all have known first
+ * bytes, a plain class, \d, or an optional first character followed by
+ * such.  False when it could start with anything, or match nothing. */
+static bool
+first_bytes(struct range r, uint64_t set[4], int depth)
+{
+	const char *after;
+	size_t k = fixed_start(r);
+
+	memset(set, 0, 4 * sizeof(*set));
+	if (r.p == NULL || r.p >= r.end || depth > 16)
+		return false;
+	if (k > 0) {
+		add_byte(set, fixed_byte(r));
+		return true;
+	}
+	if (r.p[0] == '\\' && r.p + 1 < r.end && r.p[1] == 'd') {
+		after = r.p + 2;
+		for (k = '0'; k <= '9'; k++)
+			add_byte(set, (unsigned)k);
+	} else if (r.p[0] == '[') {
+		const char *q = r.p + 1;
+
+		after = class_end(r.p, r.end);
+		if (after == NULL || *q == '^' || *q == ']')
+			return false;
+		for (; q < after - 1; q++) {
+			unsigned lo = (unsigned char)*q, hi = lo, c;
+
+			if (*q == '\\' || *q == '[')
+				return false; /* escapes, [:classes:] */
+			if (q + 2 < after - 1 && q[1] == '-') {
+				hi = (unsigned char)q[2];
+				q += 2;
+			}
+			for (c = lo; c <= hi; c++)
+				add_byte(set, c);
+		}
+	} else if (r.p[0] == '(') {
+		struct range inner, *branches;
+		uint64_t one[4];
+		bool behind;
+		size_t open = group_open(r.p, r.end, &behind), n, i, w;
+
+		after = group_end(r.p, r.end);
+		if (after == NULL || open == 0 ||
+		    (r.p[1] == '?' && open != 3) || r.p[open - 1] == '=' ||
+		    r.p[open - 1] == '!')
+			return false; /* lookarounds and the like */
+		inner.p = r.p + open;
+		inner.end = after - 1;
+		n = split_branches(inner, &branches);
+		for (i = 0; i < n; i++) {
+			if (!first_bytes(branches[i], one, depth + 1)) {
+				free(branches);
+				return false;
+			}
+			for (w = 0; w < 4; w++)
+				set[w] |= one[w];
+		}
+		free(branches);
+		if (n == 0)
+			return false;
+	} else {
+		return false;
+	}
+	/* A repeat that may be empty lets the match start later. */
+	return !(after < r.end &&
+	    (*after == '?' || *after == '*' ||
+	        (*after == '{' && after + 1 < r.end && after[1] == '0')));
+}
+
+/* Write branches b[0..n) as one alternation, factored.  Branches are
+ * laid out in slots: a branch that does not start with a fixed
+ * character has a slot of its own, where it was; a branch that does
+ * joins the slot of the latest earlier branch with the same first
+ * character, unless a branch in between could start with that
+ * character too (then it opens a slot of its own). */
 static int
 write_alternation(const struct range *b, size_t n, struct buf *out, int depth)
 {
+	size_t *slot_first = NULL, *next = NULL, *last = NULL;
 	struct range *sub = NULL;
-	bool *taken = NULL, first = true;
-	size_t i = 0, j, m, t, k;
+	bool *barrier = NULL, first = true;
+	size_t open_slot[256], blocked[256], blocked_all = 0;
+	size_t slots = 0, i, t, s, k;
 	int rc = -1;
 
 	if (depth > MAX_DEPTH)
@@ -276,71 +371,87 @@ write_alternation(const struct range *b, size_t n, struct buf *out, int depth)
 	if (n == 0)
 		return 0;
 	sub = calloc(n, sizeof(*sub));
-	taken = calloc(n, sizeof(*taken));
-	if (sub == NULL || taken == NULL)
+	slot_first = calloc(n, sizeof(*slot_first));
+	last = calloc(n, sizeof(*last));
+	next = calloc(n, sizeof(*next));
+	barrier = calloc(n, sizeof(*barrier));
+	if (sub == NULL || slot_first == NULL || last == NULL || next == NULL ||
+	    barrier == NULL)
 		goto out;
-	while (i < n) {
+	/* Slot numbers are stored plus one: 0 is "none". */
+	memset(open_slot, 0, sizeof(open_slot));
+	memset(blocked, 0, sizeof(blocked));
+	for (i = 0; i < n; i++) {
+		uint64_t set[4];
+		unsigned c;
+
+		next[i] = SIZE_MAX;
 		if (fixed_start(b[i]) == 0) {
-			if (separator(out, &first) == -1 ||
-			    write_sequence(b[i], out, depth) == -1)
-				goto out;
-			i++;
+			barrier[slots] = true;
+			slot_first[slots++] = i;
+			if (!first_bytes(b[i], set, 0)) {
+				blocked_all = slots;
+				continue;
+			}
+			for (c = 0; c < 256; c++) {
+				if (set[c / 64] >> (c % 64) & 1)
+					blocked[c] = slots;
+			}
 			continue;
 		}
-		/* A run of branches with fixed starts, grouped by them. */
-		for (j = i; j < n && fixed_start(b[j]) > 0; j++)
-			;
-		for (m = i; m < j; m++) {
-			size_t count = 0;
-
-			if (taken[m])
-				continue;
-			k = fixed_start(b[m]);
-			for (t = m; t < j; t++) {
-				if (!taken[t] && fixed_start(b[t]) == k &&
-				    b[t].p != NULL && b[m].p != NULL &&
-				    memcmp(b[t].p, b[m].p, k) == 0) {
-					taken[t] = true;
-					sub[count].p = b[t].p + k;
-					sub[count++].end = b[t].end;
-				}
-			}
-			if (separator(out, &first) == -1)
-				goto out;
-			if (count == 1) {
-				if (write_sequence(b[m], out, depth) == -1)
-					goto out;
-				continue;
-			}
-			/* Pull out all that the group has in common. */
-			for (;;) {
-				size_t more = fixed_start(sub[0]);
-
-				for (t = 1; more > 0 && t < count; t++) {
-					if (fixed_start(sub[t]) != more ||
-					    memcmp(sub[t].p, sub[0].p, more) !=
-					        0)
-						more = 0;
-				}
-				if (more == 0)
-					break;
-				for (t = 0; t < count; t++)
-					sub[t].p += more;
-				k += more;
-			}
-			if (buf_append(out, b[m].p, k) == -1 ||
-			    buf_append_str(out, "(?:") == -1 ||
-			    write_alternation(sub, count, out, depth + 1) ==
-			        -1 ||
-			    buf_append_char(out, ')') == -1)
-				goto out;
+		c = fixed_byte(b[i]);
+		s = open_slot[c];
+		if (s != 0 && blocked[c] < s && blocked_all < s) {
+			next[last[s - 1]] = i;
+			last[s - 1] = i;
+			continue;
 		}
-		i = j;
+		slot_first[slots] = last[slots] = i;
+		open_slot[c] = ++slots;
+	}
+	for (s = 0; s < slots; s++) {
+		size_t m = slot_first[s], count = 0;
+
+		if (separator(out, &first) == -1)
+			goto out;
+		if (barrier[s] || next[m] == SIZE_MAX) {
+			if (write_sequence(b[m], out, depth) == -1)
+				goto out;
+			continue;
+		}
+		for (t = m; t != SIZE_MAX; t = next[t]) {
+			sub[count].p = b[t].p + fixed_start(b[t]);
+			sub[count++].end = b[t].end;
+		}
+		k = fixed_start(b[m]);
+		/* Pull out all that the group has in common. */
+		for (;;) {
+			size_t more = fixed_start(sub[0]);
+
+			for (t = 1; more > 0 && t < count; t++) {
+				if (fixed_start(sub[t]) != more ||
+				    memcmp(sub[t].p, sub[0].p, more) != 0)
+					more = 0;
+			}
+			if (more == 0)
+				break;
+			for (t = 0; t < count; t++)
+				sub[t].p += more;
+			k += more;
+		}
+		if (buf_append(out, b[m].p, k) == -1 ||
+		    buf_append_str(out, "(?:") == -1 ||
+		    write_alternation(sub, count, out, depth + 1) == -1 ||
+		    buf_append_char(out, ')') == -1)
+			goto out;
 	}
 	rc = 0;
 out:
 	free(sub);
-	free(taken);
+	free(slot_first);
+	free(last);
+	free(next);
+	free(barrier);
 	return rc;
 }
 

@@ -45,7 +45,14 @@ order_of_tries_is_kept(void **state)
 	/* Anything that could start like "ab" stays between them. */
 	assert_string_equal(factored("ab|\\w+|ac"), "ab|\\w+|ac");
 	assert_string_equal(factored("ab|a?c|ad"), "ab|a?c|ad");
-	assert_string_equal(factored("ab|(?:x)|ac"), "ab|(?:x)|ac");
+	assert_string_equal(factored("ab|(?:a|x)y|ac"), "ab|(?:a|x)y|ac");
+	assert_string_equal(factored("ab|[a-c]y|ac"), "ab|[a-c]y|ac");
+	/* What can only start with other characters is no obstacle. */
+	assert_string_equal(factored("ab|(?:x|y)z|ac"), "a(?:b|c)|(?:x|y)z");
+	assert_string_equal(
+	    factored("ab|[xy]z|\\dw|ac"), "a(?:b|c)|[xy]z|\\dw");
+	/* ...unless it may match nothing and let the next part start. */
+	assert_string_equal(factored("ab|(?:x)?a|ac"), "ab|(?:x)?a|ac");
 	/* Different first characters can never compete. */
 	assert_string_equal(factored("ab|xy|ac"), "a(?:b|c)|xy");
 }
