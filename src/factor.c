@@ -317,7 +317,7 @@ first_bytes(struct range r, uint64_t set[4], int depth)
 				add_byte(set, c);
 		}
 	} else if (r.p[0] == '(') {
-		struct range inner, *branches;
+		struct range inner, *branches = NULL;
 		uint64_t one[4];
 		bool behind;
 		size_t open = group_open(r.p, r.end, &behind), n, i, w;
@@ -330,6 +330,8 @@ first_bytes(struct range r, uint64_t set[4], int depth)
 		inner.p = r.p + open;
 		inner.end = after - 1;
 		n = split_branches(inner, &branches);
+		if (n == 0)
+			return false;
 		for (i = 0; i < n; i++) {
 			if (!first_bytes(branches[i], one, depth + 1)) {
 				free(branches);
@@ -339,8 +341,6 @@ first_bytes(struct range r, uint64_t set[4], int depth)
 				set[w] |= one[w];
 		}
 		free(branches);
-		if (n == 0)
-			return false;
 	} else {
 		return false;
 	}
