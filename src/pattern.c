@@ -246,17 +246,27 @@ compile_now(struct rx *rx)
 
 #define RX_MAX_STARTS 32 /* start positions tried one by one */
 
-/* One search with 'code'; through JIT's own entry point, which skips
- * pcre2_match()'s checks, when it has machine code. */
+/* One search with 'code' (through JIT's own entry point, which skips
+ * pcre2_match()'s checks, when it has machine code): 1 with the match's
+ * bounds, 0 for none, -1 when the match limit was hit. */
 static int
 search(const pcre2_code *code, bool jit, struct rx_env *env, const char *s,
-    size_t len, size_t from)
+    size_t len, size_t from, size_t *start, size_t *end)
 {
-	if (jit)
-		return pcre2_jit_match(
-		    code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);
-	return pcre2_match(
-	    code, (PCRE2_SPTR)s, len, from, 0, env->md, env->mctx);
+	PCRE2_SIZE *ov;
+	int rc = jit ? pcre2_jit_match(code, (PCRE2_SPTR)s, len, from, 0,
+	                   env->md, env->mctx)
+	             : pcre2_match(code, (PCRE2_SPTR)s, len, from, 0, env->md,
+	                   env->mctx);
+
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc < 0)
+		return -1;
+	ov = pcre2_get_ovector_pointer(env->md);
+	*start = ov[0];
+	*end = ov[1];
+	return 1;
 }
 
 /* Search s[from..len) only where the prefilter saw that a match can
@@ -292,19 +302,41 @@ find_at_starts(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 	if (n > 0 && rx->anchored == NULL)
 		return -2;
 	for (i = 0; i < n; i++) {
-		int rc =
-		    search(rx->anchored, rx->anchored_jit, env, s, len, pos[i]);
+		int rc = search(rx->anchored, rx->anchored_jit, env, s, len,
+		    pos[i], start, end);
 
-		if (rc >= 0) {
-			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->md);
-
-			*start = ov[0];
-			*end = ov[1];
-			return 1;
-		}
-		if (rc != PCRE2_ERROR_NOMATCH)
-			return -1;
+		if (rc != 0)
+			return rc;
 	}
+	return 0;
+}
+
+/* Make 'rx->code' ready to search: compiled (a plain word list waits
+ * until now), factored and compiled to machine code, the first time it
+ * must run, since many regexes are answered by the prefilter alone and
+ * never need it.  A failure to factor or JIT-compile is not an error:
+ * the regex as written, interpreted, still works. */
+static int
+prepare(struct rx *rx)
+{
+	if (rx->code == NULL && compile_now(rx) == -1)
+		return -1;
+	if (rx->jit_tried)
+		return 0;
+	rx->jit_tried = true;
+	if (!rx->factored) {
+		int errcode;
+		PCRE2_SIZE erroff;
+		pcre2_code *factored =
+		    compile_regex(rx->src, strlen(rx->src), &errcode, &erroff);
+
+		rx->factored = true;
+		if (factored != NULL) {
+			pcre2_code_free(rx->code);
+			rx->code = factored;
+		}
+	}
+	rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
 	return 0;
 }
 
@@ -316,13 +348,33 @@ rx_possible(const struct rx *rx, const struct rx_env *env, const char *s)
 	    s != env->text || prefilter_possible(env->pf, rx->pf_id);
 }
 
+/* rx_find() without the memo: the cheapest way that gives the answer. */
+static int
+find(struct rx *rx, struct rx_env *env, const char *s, size_t len, size_t from,
+    bool whole, size_t *start, size_t *end)
+{
+	int rc;
+
+	/* Word lists: the prefilter's scan already has the answer. */
+	if (whole && env->pf != NULL && rx->pf_id != PREFILTER_NONE) {
+		rc = prefilter_exact(env->pf, rx->pf_id, start, end);
+		if (rc >= 0)
+			return rc;
+	}
+	rc = find_at_starts(rx, env, s, len, from, start, end);
+	if (rc != -2)
+		return rc;
+	if (prepare(rx) == -1)
+		return -1;
+	return search(rx->code, rx->jit, env, s, len, from, start, end);
+}
+
 int
 rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
     size_t from, size_t *start, size_t *end)
 {
 	bool whole = from == 0 && s == env->text && len == env->text_len;
 	int rc;
-	PCRE2_SIZE *ov;
 
 	if (from > len || !rx_possible(rx, env, s))
 		return 0;
@@ -331,56 +383,7 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		*end = rx->memo_end;
 		return rx->memo_rc;
 	}
-	/* Word lists: the prefilter's scan already has the answer. */
-	if (whole && env->pf != NULL && rx->pf_id != PREFILTER_NONE) {
-		rc = prefilter_exact(env->pf, rx->pf_id, start, end);
-		if (rc >= 0)
-			return rc;
-	}
-	rc = find_at_starts(rx, env, s, len, from, start, end);
-	if (rc != -2) {
-		if (whole) {
-			rx->memo_env = env;
-			rx->memo_gen = env->gen;
-			rx->memo_rc = rc;
-			rx->memo_start = rc == 1 ? *start : 0;
-			rx->memo_end = rc == 1 ? *end : 0;
-		}
-		return rc;
-	}
-	if (rx->code == NULL && compile_now(rx) == -1)
-		return -1;
-	if (!rx->jit_tried) {
-		/* Factored and compiled to machine code the first time it
-		 * must run: many regexes are answered by the prefilter alone
-		 * and never need it.  A failure of either is not an error:
-		 * the regex as written, interpreted, still works. */
-		rx->jit_tried = true;
-		if (!rx->factored) {
-			int errcode;
-			PCRE2_SIZE erroff;
-			pcre2_code *factored = compile_regex(
-			    rx->src, strlen(rx->src), &errcode, &erroff);
-
-			rx->factored = true;
-			if (factored != NULL) {
-				pcre2_code_free(rx->code);
-				rx->code = factored;
-			}
-		}
-		rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
-	}
-	rc = search(rx->code, rx->jit, env, s, len, from);
-	if (rc == PCRE2_ERROR_NOMATCH) {
-		rc = 0;
-	} else if (rc < 0) {
-		rc = -1;
-	} else {
-		ov = pcre2_get_ovector_pointer(env->md);
-		*start = ov[0];
-		*end = ov[1];
-		rc = 1;
-	}
+	rc = find(rx, env, s, len, from, whole, start, end);
 	if (whole) {
 		rx->memo_env = env;
 		rx->memo_gen = env->gen;
