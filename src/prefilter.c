@@ -156,6 +156,35 @@ prefilter_new(void)
 	return calloc(1, sizeof(struct prefilter));
 }
 
+/* Drop the automaton and the per-scan arrays (prefilter_build()). */
+static void
+free_automaton(struct prefilter *pf)
+{
+	free(pf->first);
+	free(pf->sibling);
+	free(pf->fail);
+	free(pf->cls);
+	free(pf->out);
+	free(pf->dict);
+	free(pf->row_of);
+	free(pf->rows);
+	free(pf->live);
+	free(pf->hits);
+	free(pf->set_stamp);
+	free(pf->set_starts);
+	free(pf->start_pos);
+	free(pf->start_next);
+	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
+	pf->row_of = pf->rows = NULL;
+	pf->cls = NULL;
+	pf->out = NULL;
+	pf->live = NULL;
+	pf->hits = NULL;
+	pf->set_stamp = NULL;
+	pf->set_starts = NULL;
+	pf->start_pos = pf->start_next = NULL;
+}
+
 void
 prefilter_free(struct prefilter *pf)
 {
@@ -166,16 +195,10 @@ prefilter_free(struct prefilter *pf)
 	for (i = 0; i < pf->regex_count; i++)
 		ws_free(&pf->regex[i].words);
 	free(pf->regex);
-	free(pf->hits);
 	for (i = 0; i < pf->set_count; i++)
 		set_free(&pf->set[i].ls);
 	free(pf->set);
-	free(pf->set_stamp);
-	free(pf->set_starts);
 	free(pf->set_index);
-	free(pf->live);
-	free(pf->start_pos);
-	free(pf->start_next);
 	for (i = 0; i < pf->lit_count; i++) {
 		free(pf->lits[i]);
 		for (f = 0; f < 4; f++) {
@@ -191,14 +214,7 @@ prefilter_free(struct prefilter *pf)
 			free(pf->lit_refs[i].refs);
 		free(pf->lit_refs);
 	}
-	free(pf->first);
-	free(pf->sibling);
-	free(pf->fail);
-	free(pf->cls);
-	free(pf->out);
-	free(pf->dict);
-	free(pf->row_of);
-	free(pf->rows);
+	free_automaton(pf);
 	free(pf);
 }
 
@@ -628,28 +644,12 @@ prefilter_build(struct prefilter *pf)
 	uint32_t *queue = NULL, st;
 	int rc = -1;
 
-	free(pf->first);
-	free(pf->sibling);
-	free(pf->fail);
-	free(pf->cls);
-	free(pf->out);
-	free(pf->dict);
-	free(pf->row_of);
-	free(pf->rows);
-	free(pf->live);
-	free(pf->hits);
-	pf->live = NULL;
-	pf->row_of = pf->rows = NULL;
-	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
-	pf->cls = NULL;
-	pf->out = NULL;
+	free_automaton(pf);
 	pf->built = false;
 	memset(pf->root, 0, sizeof(pf->root));
 	if (pf->set_count >= UINT32_MAX || pf->regex_count >= UINT32_MAX)
 		goto out;
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
-	free(pf->set_stamp);
-	free(pf->set_starts);
 	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
 	pf->set_starts = calloc(pf->set_count + 1, sizeof(*pf->set_starts));
 	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
