@@ -37,8 +37,8 @@ is_alnum(char c)
 }
 
 /* The end of the character class starting at p ('['), or NULL. */
-static const char *
-class_end(const char *p, const char *end)
+const char *
+regex_class_end(const char *p, const char *end)
 {
 	p++;
 	if (p < end && *p == '^')
@@ -81,8 +81,8 @@ group_open(const char *p, const char *end, bool *lookbehind)
 
 /* The end of the group starting at p ('('), just past its ')', or NULL
  * when it is unbalanced. */
-static const char *
-group_end(const char *p, const char *end)
+const char *
+regex_group_end(const char *p, const char *end)
 {
 	int depth = 0;
 
@@ -92,7 +92,7 @@ group_end(const char *p, const char *end)
 			continue;
 		}
 		if (*p == '[') {
-			p = class_end(p, end);
+			p = regex_class_end(p, end);
 			if (p == NULL)
 				return NULL;
 			continue;
@@ -123,7 +123,7 @@ supported(const char *p, const char *end)
 				return false;
 			p += 2;
 		} else if (*p == '[') {
-			p = class_end(p, end);
+			p = regex_class_end(p, end);
 			if (p == NULL)
 				return false;
 		} else if (*p == '(') {
@@ -152,9 +152,9 @@ skip_atom(const char *p, const char *end)
 	if (*p == '\\')
 		return p + 1 < end ? p + 2 : NULL;
 	if (*p == '[')
-		return class_end(p, end);
+		return regex_class_end(p, end);
 	if (*p == '(')
-		return group_end(p, end);
+		return regex_group_end(p, end);
 	return p + 1;
 }
 
@@ -208,7 +208,7 @@ write_sequence(struct range r, struct buf *out, int depth)
 				return -1;
 			continue;
 		}
-		close = group_end(p, r.end);
+		close = regex_group_end(p, r.end);
 		open = group_open(p, r.end, &behind);
 		if (close == NULL || open == 0)
 			return -1;
@@ -301,7 +301,7 @@ first_bytes(struct range r, uint64_t set[4], int depth)
 	} else if (r.p[0] == '[') {
 		const char *q = r.p + 1;
 
-		after = class_end(r.p, r.end);
+		after = regex_class_end(r.p, r.end);
 		if (after == NULL || *q == '^' || *q == ']')
 			return false;
 		for (; q < after - 1; q++) {
@@ -322,7 +322,7 @@ first_bytes(struct range r, uint64_t set[4], int depth)
 		bool behind;
 		size_t open = group_open(r.p, r.end, &behind), n, i, w;
 
-		after = group_end(r.p, r.end);
+		after = regex_group_end(r.p, r.end);
 		if (after == NULL || open == 0 ||
 		    (r.p[1] == '?' && open != 3) || r.p[open - 1] == '=' ||
 		    r.p[open - 1] == '!')

@@ -18,4 +18,12 @@ struct buf;
  * caller then compiles 'src' as it is) or memory runs out. */
 int regex_factor(const char *src, struct buf *out);
 
+/* Just past the character class starting at p ('['), or NULL when it is
+ * not closed before 'end'. */
+const char *regex_class_end(const char *p, const char *end);
+
+/* Just past the ')' of the group starting at p ('('), or NULL when it is
+ * not closed before 'end'. */
+const char *regex_group_end(const char *p, const char *end);
+
 #endif

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "factor.h"
+
 #define MAX_SET 512 /* literals in one set before giving up */
 
 /* ------------------------------------------------------------ literal sets */
@@ -303,36 +305,6 @@ offer_chars(struct need *nd, const char *chars)
 	need_offer(nd, &cand);
 }
 
-/* Just past the group that starts at p ('('), or NULL. */
-static const char *
-group_close(const char *p, const char *end)
-{
-	int depth = 0;
-
-	while (p < end) {
-		if (*p == '\\') {
-			p += 2;
-			continue;
-		}
-		if (*p == '[') {
-			struct parser cls = {p, end, false};
-			char chars[9];
-
-			skip_class(&cls, chars);
-			if (cls.failed)
-				return NULL;
-			p = cls.p;
-			continue;
-		}
-		if (*p == '(')
-			depth++;
-		else if (*p == ')' && --depth == 0)
-			return p + 1;
-		p++;
-	}
-	return NULL;
-}
-
 /* What one branch needs.  'before' / 'after': a word boundary is
  * asserted just before / after the branch (\b(?:...) and (?:...)\b). */
 static struct need
@@ -384,7 +356,7 @@ parse_sequence(struct parser *ps, bool before, bool after)
 		} else if (c == '.' || c == '^' || c == '$') {
 			ps->p++;
 		} else if (c == '(') {
-			const char *close = group_close(ps->p, ps->end);
+			const char *close = regex_group_end(ps->p, ps->end);
 			bool negative = false, plain = false, inner_after;
 
 			ps->p++;
@@ -530,7 +502,7 @@ skip_branch(struct parser *ps)
 			if (ps->failed)
 				return;
 		} else if (*ps->p == '(') {
-			const char *close = group_close(ps->p, ps->end);
+			const char *close = regex_group_end(ps->p, ps->end);
 
 			if (close == NULL) {
 				ps->failed = true;
@@ -584,7 +556,7 @@ zero_width_group(const char *p, const char *close)
 			p += 2;
 		} else if (p + 2 < end && p[0] == '(' && p[1] == '?' &&
 		    (p[2] == '=' || p[2] == '!' || p[2] == '<')) {
-			p = group_close(p, end);
+			p = regex_group_end(p, end);
 			if (p == NULL)
 				return false;
 		} else {
@@ -673,7 +645,7 @@ starts_sequence(
 		}
 		if (p >= ps->end || *p != '(')
 			break;
-		close = group_close(p, ps->end);
+		close = regex_group_end(p, ps->end);
 		if (close == NULL)
 			return false;
 		if (p[1] == '?' &&
@@ -695,7 +667,7 @@ starts_sequence(
 		return false; /* an empty branch starts anywhere */
 	flags = boundary ? LIT_START : 0;
 	if (*ps->p == '(') {
-		const char *close = group_close(ps->p, ps->end);
+		const char *close = regex_group_end(ps->p, ps->end);
 		size_t open = ps->p[1] != '?'              ? 1
 		    : (ps->p[2] == ':' || ps->p[2] == '>') ? 3
 		                                           : 0;
