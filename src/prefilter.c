@@ -50,7 +50,7 @@ struct literal_refs {
 	uint32_t seen[4]; /* scan generation list k was last marked in */
 	uint32_t len;
 	uint32_t exact_count;
-	struct exact_ref *exact; /* the literal's, borrowed */
+	struct exact_ref *exact; /* taken over from the literal */
 };
 
 /* What an exact regex found in the last scanned text. */
@@ -156,6 +156,28 @@ prefilter_new(void)
 	return calloc(1, sizeof(struct prefilter));
 }
 
+/* Drop the literals' texts and lists, which only building needs (the
+ * scan uses 'lit_refs'). */
+static void
+free_literal_lists(struct prefilter *pf)
+{
+	size_t i, f;
+
+	for (i = 0; pf->lit != NULL && i < pf->lit_count; i++) {
+		for (f = 0; f < 4; f++) {
+			free(pf->lit[i].sets[f]);
+			free(pf->lit[i].start_sets[f]);
+		}
+		free(pf->lit[i].exact);
+	}
+	for (i = 0; pf->lits != NULL && i < pf->lit_count; i++)
+		free(pf->lits[i]);
+	free(pf->lits);
+	free(pf->lit);
+	pf->lits = NULL;
+	pf->lit = NULL;
+}
+
 /* Drop the automaton and the per-scan arrays (prefilter_build()). */
 static void
 free_automaton(struct prefilter *pf)
@@ -188,7 +210,7 @@ free_automaton(struct prefilter *pf)
 void
 prefilter_free(struct prefilter *pf)
 {
-	size_t i, f;
+	size_t i;
 
 	if (pf == NULL)
 		return;
@@ -199,19 +221,12 @@ prefilter_free(struct prefilter *pf)
 		set_free(&pf->set[i].ls);
 	free(pf->set);
 	free(pf->set_index);
-	for (i = 0; i < pf->lit_count; i++) {
-		free(pf->lits[i]);
-		for (f = 0; f < 4; f++) {
-			free(pf->lit[i].sets[f]);
-			free(pf->lit[i].start_sets[f]);
-		}
-		free(pf->lit[i].exact);
-	}
-	free(pf->lits);
-	free(pf->lit);
+	free_literal_lists(pf);
 	if (pf->lit_refs != NULL) {
-		for (i = 0; i < pf->lit_count; i++)
+		for (i = 0; i < pf->lit_count; i++) {
 			free(pf->lit_refs[i].refs);
+			free(pf->lit_refs[i].exact);
+		}
 		free(pf->lit_refs);
 	}
 	free_automaton(pf);
@@ -543,8 +558,9 @@ pack_literals(struct prefilter *pf)
 		}
 		r->at[8] = (uint32_t)n;
 		r->len = (uint32_t)l->len;
-		r->exact = l->exact;
+		r->exact = l->exact; /* now the packed literal's */
 		r->exact_count = (uint32_t)l->exact_count;
+		l->exact = NULL;
 		for (f = 0; f < 4; f++) {
 			free(l->sets[f]);
 			free(l->start_sets[f]);
@@ -728,6 +744,7 @@ prefilter_build(struct prefilter *pf)
 		set_free(&pf->set[i].ls);
 	for (i = 0; i < pf->regex_count; i++)
 		ws_free(&pf->regex[i].words);
+	free_literal_lists(pf);
 	free(pf->set_index);
 	pf->set_index = NULL;
 	pf->set_index_size = 0;
