@@ -21,7 +21,7 @@ struct entry {
 };
 
 struct candidates {
-	struct entry *entries; /* filtered patterns; sorted once built */
+	struct entry *entries; /* filtered patterns; sorted when indexed */
 	size_t entry_count, entry_cap;
 	size_t *first;    /* per key set: its first entry; one more at the
 	                     end; NULL until built */
@@ -30,7 +30,6 @@ struct candidates {
 	uint64_t *bits;   /* the last selection */
 	size_t count;     /* patterns filed */
 	size_t words;     /* of 'always' and 'bits' */
-	bool sorted;
 };
 
 struct candidates *
@@ -108,8 +107,7 @@ candidates_add(
 		c->entry_count++;
 	}
 	c->count++;
-	c->sorted = false;
-	free(c->first);
+	free(c->first); /* the index is built again */
 	c->first = NULL;
 	return 0;
 }
@@ -131,11 +129,7 @@ build_index(struct candidates *c, size_t keys)
 {
 	size_t k, e = 0;
 
-	if (!c->sorted) {
-		qsort(c->entries, c->entry_count, sizeof(*c->entries), by_key);
-		c->sorted = true;
-	}
-	free(c->first);
+	qsort(c->entries, c->entry_count, sizeof(*c->entries), by_key);
 	c->first = malloc((keys + 1) * sizeof(*c->first));
 	if (c->first == NULL)
 		return -1;
