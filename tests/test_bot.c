@@ -217,40 +217,26 @@ topics_list_every_answer_but_small_talk(void **state)
 	buf_free(&t);
 }
 
+static void
+answer_line(const char *line, void *bot)
+{
+	struct bot_reply r;
+
+	(void)bot_answer(bot, line, strlen(line), &r);
+}
+
 /* The questions of the test tables, answered twice: the first time
  * compiles what is used on first use; the second must not allocate. */
 static void
 answering_allocates_nothing_once_warm(void **state)
 {
-	const char *files[] = {
-	    "tests/data/questions.tsv", "tests/data/triage.tsv"};
-	char path[512], line[4096];
-	unsigned long before = 0;
-	int round;
-	size_t f, answered = 0;
+	unsigned long before;
+	size_t answered;
 
-	for (round = 0; round < 2; round++) {
-		if (round == 1)
-			before = allocations;
-		for (f = 0; f < 2; f++) {
-			FILE *in =
-			    fopen(test_path(path, sizeof(path), files[f]), "r");
-
-			assert_non_null(in);
-			while (fgets(line, sizeof(line), in) != NULL) {
-				struct bot_reply r;
-
-				if (line[0] == '#')
-					continue;
-				(void)bot_answer(
-				    *state, line, strlen(line), &r);
-				answered++;
-			}
-			fclose(in);
-		}
-		if (round == 1)
-			assert_int_equal(allocations - before, 0);
-	}
+	(void)test_each_table_line(answer_line, *state);
+	before = allocations;
+	answered = test_each_table_line(answer_line, *state);
+	assert_int_equal(allocations - before, 0);
 	assert_true(answered > 1000);
 	assert_true(allocations > 0); /* the wrappers are in place */
 }

@@ -209,36 +209,40 @@ walk_dir(const char *dir, struct walk *w)
 	closedir(d);
 }
 
+struct corpus_loader {
+	struct corpus *c;
+	const struct lexicon *lex;
+	size_t seen;
+};
+
+/* Keep one line in three, normalised. */
+static void
+add_line(const char *line, void *ctx)
+{
+	struct corpus_loader *l = ctx;
+	struct corpus *c = l->c;
+	char norm[TEXT_NORM_SIZE(4096)];
+	size_t len;
+
+	if (l->seen++ % 3 != 0)
+		return;
+	len = text_normalise(line, strlen(line), norm, sizeof(norm), l->lex);
+	c->line = realloc(c->line, (c->n + 1) * sizeof(char *));
+	assert_non_null(c->line);
+	c->line[c->n] = malloc(len + 1);
+	assert_non_null(c->line[c->n]);
+	memcpy(c->line[c->n], norm, len);
+	c->line[c->n][len] = '\0';
+	c->n++;
+}
+
 /* Normalised questions from the test tables, one line in three. */
 static void
 load_corpus(struct corpus *c, const struct lexicon *lex)
 {
-	const char *files[] = {
-	    "tests/data/questions.tsv", "tests/data/triage.tsv"};
-	char path[512], line[4096], norm[TEXT_NORM_SIZE(4096)];
-	size_t f, k = 0;
+	struct corpus_loader l = {c, lex, 0};
 
-	for (f = 0; f < 2; f++) {
-		FILE *in = fopen(test_path(path, sizeof(path), files[f]), "r");
-
-		assert_non_null(in);
-		while (fgets(line, sizeof(line), in) != NULL) {
-			size_t len;
-
-			if (line[0] == '#' || k++ % 3 != 0)
-				continue;
-			len = text_normalise(
-			    line, strlen(line), norm, sizeof(norm), lex);
-			c->line = realloc(c->line, (c->n + 1) * sizeof(char *));
-			assert_non_null(c->line);
-			c->line[c->n] = malloc(len + 1);
-			assert_non_null(c->line[c->n]);
-			memcpy(c->line[c->n], norm, len);
-			c->line[c->n][len] = '\0';
-			c->n++;
-		}
-		fclose(in);
-	}
+	(void)test_each_table_line(add_line, &l);
 }
 
 static void

@@ -317,21 +317,53 @@ candidates_are_the_patterns_a_message_can_match(void **state)
 	prefilter_free(pf);
 }
 
+struct both_ways {
+	const struct lexicon *lex;
+	struct intent_set *set;
+	struct triage *t;
+	struct rx_env *plain, *fast;
+};
+
+/* One line ranked and triaged without and with the prefilter. */
+static void
+compare_line(const char *line, void *ctx)
+{
+	struct both_ways *w = ctx;
+	char norm[TEXT_NORM_SIZE(4096)];
+	struct intent_score r1[4], r2[4];
+	struct triage_result t1, t2;
+	size_t n1, n2, len, i;
+
+	len = text_normalise(line, strlen(line), norm, sizeof(norm), w->lex);
+	rx_env_begin(w->plain, norm, len);
+	rx_env_begin(w->fast, norm, len);
+	n1 = intent_rank(w->set, w->plain, norm, len, r1, 4);
+	n2 = intent_rank(w->set, w->fast, norm, len, r2, 4);
+	assert_int_equal(n1, n2);
+	for (i = 0; i < n1; i++) {
+		assert_int_equal(r1[i].index, r2[i].index);
+		assert_true(r1[i].score == r2[i].score);
+	}
+	triage_assess(w->t, w->plain, norm, len, &t1);
+	triage_assess(w->t, w->fast, norm, len, &t2);
+	assert_int_equal(t1.level, t2.level);
+	assert_int_equal(t1.reason_count, t2.reason_count);
+}
+
 /* The shipped knowledge base ranks intents and triages every corpus line
  * exactly the same with and without the prefilter. */
 static void
 prefilter_never_changes_a_result(void **state)
 {
-	char path[512], line[4096], norm[TEXT_NORM_SIZE(4096)];
+	char path[512];
 	struct diag d;
 	struct lexicon *lex;
 	struct intent_set *set;
 	struct triage *t;
 	struct prefilter *pf = prefilter_new();
 	struct rx_env *plain = rx_env_new(), *fast = rx_env_new();
-	const char *files[] = {
-	    "tests/data/questions.tsv", "tests/data/triage.tsv"};
-	size_t f, lines = 0;
+	struct both_ways w;
+	size_t lines;
 
 	(void)state;
 	diag_clear(&d);
@@ -351,36 +383,12 @@ prefilter_never_changes_a_result(void **state)
 	triage_register(t, pf);
 	assert_int_equal(prefilter_build(pf), 0);
 	rx_env_use_prefilter(fast, pf);
-	for (f = 0; f < 2; f++) {
-		FILE *in = fopen(test_path(path, sizeof(path), files[f]), "r");
-
-		assert_non_null(in);
-		while (fgets(line, sizeof(line), in) != NULL) {
-			struct intent_score r1[4], r2[4];
-			struct triage_result t1, t2;
-			size_t n1, n2, len, i;
-
-			if (line[0] == '#')
-				continue;
-			len = text_normalise(
-			    line, strlen(line), norm, sizeof(norm), lex);
-			rx_env_begin(plain, norm, len);
-			rx_env_begin(fast, norm, len);
-			n1 = intent_rank(set, plain, norm, len, r1, 4);
-			n2 = intent_rank(set, fast, norm, len, r2, 4);
-			assert_int_equal(n1, n2);
-			for (i = 0; i < n1; i++) {
-				assert_int_equal(r1[i].index, r2[i].index);
-				assert_true(r1[i].score == r2[i].score);
-			}
-			triage_assess(t, plain, norm, len, &t1);
-			triage_assess(t, fast, norm, len, &t2);
-			assert_int_equal(t1.level, t2.level);
-			assert_int_equal(t1.reason_count, t2.reason_count);
-			lines++;
-		}
-		fclose(in);
-	}
+	w.lex = lex;
+	w.set = set;
+	w.t = t;
+	w.plain = plain;
+	w.fast = fast;
+	lines = test_each_table_line(compare_line, &w);
 	assert_true(lines > 100);
 	rx_env_free(plain);
 	rx_env_free(fast);

@@ -37,6 +37,32 @@ test_path(char *out, size_t size, const char *rel)
 	return out;
 }
 
+/* Call fn(line, ctx) for every line of the question tables
+ * (tests/data/questions.tsv, then tests/data/triage.tsv), as read, with
+ * its label and newline, skipping comments.  Returns the line count. */
+static inline size_t
+test_each_table_line(void (*fn)(const char *line, void *ctx), void *ctx)
+{
+	static const char *const files[] = {
+	    "tests/data/questions.tsv", "tests/data/triage.tsv"};
+	char path[512], line[4096];
+	size_t f, n = 0;
+
+	for (f = 0; f < 2; f++) {
+		FILE *in = fopen(test_path(path, sizeof(path), files[f]), "r");
+
+		assert_non_null(in);
+		while (fgets(line, sizeof(line), in) != NULL) {
+			if (line[0] == '#')
+				continue;
+			fn(line, ctx);
+			n++;
+		}
+		fclose(in);
+	}
+	return n;
+}
+
 /* True when any message in 'd' contains 'needle'. */
 static inline int
 test_diag_has(const struct diag *d, const char *needle)
