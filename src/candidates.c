@@ -112,6 +112,20 @@ candidates_add(
 	return 0;
 }
 
+int
+candidates_add_group(struct candidates *c, const struct pattern *p, size_t n,
+    const struct prefilter *pf, size_t *first)
+{
+	size_t i;
+
+	*first = c->count;
+	for (i = 0; i < n; i++) {
+		if (candidates_add(c, &p[i], pf) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 by_key(const void *a, const void *b)
 {
@@ -193,4 +207,13 @@ candidates_next(const struct candidates *c, size_t from)
 			return c->count;
 		word = c->bits[w];
 	}
+}
+
+size_t
+candidates_next_in(
+    const struct candidates *c, size_t first, size_t count, size_t i)
+{
+	if (c == NULL || i >= count)
+		return i;
+	return candidates_next(c, first + i) - first;
 }

@@ -29,6 +29,11 @@ int candidates_add(
 
 size_t candidates_count(const struct candidates *c);
 
+/* File patterns p[0..n) (an intent's, a rule's) one after the other;
+ * *first gets the number of p[0].  -1 when out of memory. */
+int candidates_add_group(struct candidates *c, const struct pattern *p,
+    size_t n, const struct prefilter *pf, size_t *first);
+
 /* Select the candidates for the message 'pf' last scanned.  False when
  * there is no selection to make (no prefilter, or it could not be
  * built): every pattern must then be tried. */
@@ -39,5 +44,12 @@ bool candidates_has(const struct candidates *c, size_t n);
 
 /* The first candidate numbered 'from' or more, or candidates_count(). */
 size_t candidates_next(const struct candidates *c, size_t from);
+
+/* For a group filed at 'first' with 'count' patterns: the first of its
+ * patterns numbered 'i' or more (counting in the group) that is a
+ * candidate, or 'count' or more when none is.  With 'c' NULL (no
+ * selection) simply 'i'. */
+size_t candidates_next_in(
+    const struct candidates *c, size_t first, size_t count, size_t i);
 
 #endif

@@ -249,14 +249,12 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 	return set;
 }
 
-/* The next pattern of 'it' from number 'i' on worth trying: the next
- * candidate when 'cand' holds a selection, else simply 'i'. */
+/* The next pattern of 'it' from number 'i' on worth trying. */
 static size_t
 next_pattern(const struct intent *it, const struct candidates *cand, size_t i)
 {
-	if (cand == NULL || i >= it->pattern_count)
-		return i;
-	return candidates_next(cand, it->first_pattern + i) - it->first_pattern;
+	return candidates_next_in(
+	    cand, it->first_pattern, it->pattern_count, i);
 }
 
 static double
@@ -329,14 +327,12 @@ intent_register(struct intent_set *set, struct prefilter *pf)
 	candidates_free(set->candidates);
 	set->candidates = candidates_new();
 	for (i = 0; i < set->count && set->candidates != NULL; i++) {
-		set->items[i].first_pattern = candidates_count(set->candidates);
-		for (j = 0; j < set->items[i].pattern_count; j++) {
-			if (candidates_add(set->candidates,
-			        &set->items[i].patterns[j], pf) == -1) {
-				candidates_free(set->candidates);
-				set->candidates = NULL;
-				break;
-			}
+		struct intent *it = &set->items[i];
+
+		if (candidates_add_group(set->candidates, it->patterns,
+		        it->pattern_count, pf, &it->first_pattern) == -1) {
+			candidates_free(set->candidates);
+			set->candidates = NULL;
 		}
 	}
 }

@@ -641,9 +641,7 @@ has_live_occurrence(const struct triage *t, struct rx_env *env, struct rx *rx,
 static size_t
 next_pattern(const struct rule *r, const struct candidates *cand, size_t i)
 {
-	if (cand == NULL || i >= r->pattern_count)
-		return i;
-	return candidates_next(cand, r->first_pattern + i) - r->first_pattern;
+	return candidates_next_in(cand, r->first_pattern, r->pattern_count, i);
 }
 
 static bool
@@ -733,14 +731,12 @@ triage_register(struct triage *t, struct prefilter *pf)
 	candidates_free(t->candidates);
 	t->candidates = candidates_new();
 	for (i = 0; i < t->rule_count && t->candidates != NULL; i++) {
-		t->rules[i].first_pattern = candidates_count(t->candidates);
-		for (j = 0; j < t->rules[i].pattern_count; j++) {
-			if (candidates_add(t->candidates,
-			        &t->rules[i].patterns[j], pf) == -1) {
-				candidates_free(t->candidates);
-				t->candidates = NULL;
-				break;
-			}
+		struct rule *r = &t->rules[i];
+
+		if (candidates_add_group(t->candidates, r->patterns,
+		        r->pattern_count, pf, &r->first_pattern) == -1) {
+			candidates_free(t->candidates);
+			t->candidates = NULL;
 		}
 	}
 }
