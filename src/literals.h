@@ -75,7 +75,8 @@ bool regex_words(
     const char *src, struct wordset *ws, bool *need_start, bool *need_end);
 
 /* Is 'src' in the plain word-list grammar (words, spaces, (?:a|b), ?, a
- * final \w*, \b at either end), without enumerating it? */
+ * final \w*, \b at either end), without enumerating it?  Such a regex
+ * is always valid PCRE2, so compiling it can wait until it is needed. */
 bool regex_is_word_list(const char *src);
 
 /* Letters, digits and '_', as \w and \b see them. */

@@ -18,6 +18,7 @@
 #include "factor.h"
 #include "jsonfile.h"
 #include "lexicon.h"
+#include "literals.h"
 #include "prefilter.h"
 
 #define RX_MAX_EXPANDED  65536  /* bytes of one regex after macros */
@@ -176,7 +177,7 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 	}
 	/* A plain word list is answered by the prefilter and is valid by
 	 * construction: compile it only if a search ever needs PCRE2. */
-	if (!prefilter_plain_words(buf_str(&expanded))) {
+	if (!regex_is_word_list(buf_str(&expanded))) {
 		/* As written, to check it; the faster, factored form is
 		 * compiled when the regex is first needed. */
 		code =

@@ -969,9 +969,3 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 	}
 	return true;
 }
-
-bool
-prefilter_plain_words(const char *src)
-{
-	return regex_is_word_list(src);
-}

@@ -25,12 +25,6 @@ struct prefilter;
 
 #define PREFILTER_NONE ((size_t)-1) /* id of a regex never registered */
 
-/* True when 'src' is in the plain word-list syntax the prefilter can
- * answer alone (words, spaces, (?:a|b), ?, a final \\w*, \\b at either
- * end).  Such a regex is always valid PCRE2, so compiling it can wait
- * until it is first needed. */
-bool prefilter_plain_words(const char *src);
-
 /* NULL when out of memory. */
 struct prefilter *prefilter_new(void);
 void prefilter_free(struct prefilter *pf); /* NULL is a no-op */
