@@ -55,17 +55,43 @@ text_valid_utf8(const char *s, size_t len)
 	return true;
 }
 
+/* Eight bytes at a time: one multiply and a shift per word, then a
+ * final mix so that every input bit reaches every output bit. */
+static uint64_t
+hash_mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15u;
+	return h ^ (h >> 32);
+}
+
+uint64_t
+text_hash64(const char *s, size_t len)
+{
+	uint64_t h = 0x243f6a8885a308d3u ^ len, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = hash_mix(h, w);
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, s + i, len - i);
+		h = hash_mix(h, w);
+	}
+	/* The finaliser of MurmurHash3. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 33;
+	return h;
+}
+
 uint32_t
 text_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)text_hash64(s, len);
 }
 
 bool

@@ -28,8 +28,11 @@ bool text_valid_utf8(const char *s, size_t len);
 /* True when 's' holds nothing but white space. */
 bool text_is_blank(const char *s, size_t len);
 
-/* FNV-1a hash of 'len' bytes: the one hash the hash tables share. */
-uint32_t text_hash(const char *s, size_t len);
+/* A fast hash of 'len' bytes (not for adversarial keys): the one hash
+ * the hash tables share, and what identifies a regex in the knowledge-
+ * base cache.  Byte order makes it differ between machines. */
+uint64_t text_hash64(const char *s, size_t len);
+uint32_t text_hash(const char *s, size_t len); /* its low 32 bits */
 
 /* Normalise 'len' bytes of 'in' into 'out' (of 'outsize' bytes; give it
  * TEXT_NORM_SIZE(len)) and NUL-terminate it.  'lex' may be NULL.  Returns
