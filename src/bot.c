@@ -144,8 +144,11 @@ bot_load(const char *root, struct diag *d)
 	if (bot->prefilter != NULL) {
 		intent_register(bot->intents, bot->prefilter);
 		triage_register(bot->triage, bot->prefilter);
-		if (prefilter_build(bot->prefilter) == 0)
+		if (prefilter_build(bot->prefilter) == 0) {
+			intent_index(bot->intents, bot->prefilter);
+			triage_index(bot->triage, bot->prefilter);
 			rx_env_use_prefilter(bot->env, bot->prefilter);
+		}
 	}
 	return bot;
 fail:

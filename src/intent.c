@@ -323,6 +323,13 @@ intent_register(struct intent_set *set, struct prefilter *pf)
 		for (j = 0; j < set->items[i].pattern_count; j++)
 			pattern_register(&set->items[i].patterns[j], pf);
 	}
+}
+
+void
+intent_index(struct intent_set *set, const struct prefilter *pf)
+{
+	size_t i;
+
 	/* Without the index every pattern is tried: slower, same answers. */
 	candidates_free(set->candidates);
 	set->candidates = candidates_new();

@@ -52,6 +52,10 @@ size_t intent_check_examples(const struct intent_set *set, struct rx_env *env,
 /* Register every regex with a prefilter (see prefilter.h). */
 void intent_register(struct intent_set *set, struct prefilter *pf);
 
+/* Once 'pf' is built: index the patterns by the literal sets they need,
+ * so that a question only tries those it might match. */
+void intent_index(struct intent_set *set, const struct prefilter *pf);
+
 void intent_free(struct intent_set *set); /* NULL is a no-op */
 
 #endif

@@ -108,7 +108,7 @@ bool pattern_none_clear(
     const struct pattern *p, struct rx_env *env, const char *s, size_t len);
 
 /* A literal set of 'pf' that 'p' cannot match without (the rarest
- * one), or PREFILTER_NONE when there is none (after pattern_register()). */
+ * one), or PREFILTER_NONE when there is none (once 'pf' is built). */
 size_t pattern_key(const struct pattern *p, const struct prefilter *pf);
 
 /* The prefilter that scanned s[0..len) in rx_env_begin(), or NULL. */

@@ -80,11 +80,14 @@ struct set_starts {
 
 /* What the prefilter knows about one registered regex. */
 struct regex_info {
+	const char *src;         /* until the automaton is built */
+	uint64_t hash;           /* text_hash64() of the source */
 	uint32_t sets[MAX_NEED]; /* all must occur */
 	unsigned char set_count; /* 0: always run it */
 	bool has_start;          /* every match starts with a literal... */
 	uint32_t start_set;      /* ...of this set */
 	struct wordset words;    /* exact regexes: their language */
+	bool exact;              /* the automaton answers it alone */
 	unsigned char bounds;    /* bit 0: \b before, bit 1: \b after */
 };
 
@@ -352,12 +355,7 @@ intern_set(struct prefilter *pf, struct litset *ls)
 size_t
 prefilter_add(struct prefilter *pf, const char *src)
 {
-	struct wordset ws = {0};
-	struct need nd = {0};
-	struct litset starts;
-	bool before, after;
-	size_t id, k;
-	long set;
+	size_t id;
 
 	if (pf->built)
 		return PREFILTER_NONE; /* too late: it will simply always run */
@@ -370,43 +368,59 @@ prefilter_add(struct prefilter *pf, const char *src)
 		pf->regex = nr;
 		pf->regex_cap = ncap;
 	}
-	if (!regex_words(src, &ws, &before, &after)) {
-		memset(&ws, 0, sizeof(ws));
-		(void)regex_needs(src, &nd);
-	}
 	id = pf->regex_count++;
 	memset(&pf->regex[id], 0, sizeof(pf->regex[id]));
-	pf->regex[id].words = ws;
-	pf->regex[id].bounds =
-	    (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
+	pf->regex[id].src = src;
+	pf->regex[id].hash = text_hash64(src, strlen(src));
+	return id;
+}
+
+/* Work out the literal sets of regex 'id' from its source. */
+static void
+analyse(struct prefilter *pf, size_t id)
+{
+	struct regex_info *r = &pf->regex[id];
+	struct wordset ws = {0};
+	struct need nd = {0};
+	struct litset starts;
+	bool before, after;
+	size_t k;
+	long set;
+
+	if (!regex_words(r->src, &ws, &before, &after)) {
+		memset(&ws, 0, sizeof(ws));
+		(void)regex_needs(r->src, &nd);
+	}
+	r->words = ws;
+	r->bounds = (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
 	if (ws.ok) {
 		/* Scores as rarer than any set: it says exactly. */
 		set = new_set(pf, NULL, SIZE_MAX);
 		if (set < 0) {
-			ws_free(&pf->regex[id].words);
+			ws_free(&r->words);
 		} else {
-			pf->regex[id].sets[0] = (uint32_t)set;
-			pf->regex[id].set_count = 1;
+			r->sets[0] = (uint32_t)set;
+			r->set_count = 1;
+			r->exact = true;
 		}
 	}
 	for (k = 0; k < nd.n; k++) {
 		set = intern_set(pf, &nd.set[k]);
 		if (set < 0) {
-			pf->regex[id].set_count = 0; /* always run: slower */
+			r->set_count = 0; /* always run: slower */
 			break;
 		}
-		pf->regex[id].sets[pf->regex[id].set_count++] = (uint32_t)set;
+		r->sets[r->set_count++] = (uint32_t)set;
 	}
 	need_free(&nd);
-	if (!ws.ok && regex_starts(src, &starts)) {
+	if (!ws.ok && regex_starts(r->src, &starts)) {
 		set = intern_set(pf, &starts);
 		if (set >= 0) {
 			pf->set[set].starts = true;
-			pf->regex[id].has_start = true;
-			pf->regex[id].start_set = (uint32_t)set;
+			r->has_start = true;
+			r->start_set = (uint32_t)set;
 		}
 	}
-	return id;
 }
 
 /* The index of literal 's' (added when new) through the hash index. */
@@ -660,8 +674,11 @@ prefilter_build(struct prefilter *pf)
 	uint32_t *queue = NULL, st;
 	int rc = -1;
 
+	if (pf->built)
+		return 0;
+	for (i = 0; i < pf->regex_count; i++)
+		analyse(pf, i);
 	free_automaton(pf);
-	pf->built = false;
 	memset(pf->root, 0, sizeof(pf->root));
 	if (pf->set_count >= UINT32_MAX || pf->regex_count >= UINT32_MAX)
 		goto out;
@@ -742,8 +759,10 @@ prefilter_build(struct prefilter *pf)
 	 * can be large), keeping only which regexes are exact. */
 	for (i = 0; i < pf->set_count; i++)
 		set_free(&pf->set[i].ls);
-	for (i = 0; i < pf->regex_count; i++)
+	for (i = 0; i < pf->regex_count; i++) {
 		ws_free(&pf->regex[i].words);
+		pf->regex[i].src = NULL;
+	}
 	free_literal_lists(pf);
 	free(pf->set_index);
 	pf->set_index = NULL;
@@ -881,7 +900,7 @@ int
 prefilter_exact(
     const struct prefilter *pf, size_t id, size_t *start, size_t *end)
 {
-	if (!pf->built || id >= pf->regex_count || !pf->regex[id].words.ok)
+	if (!pf->built || id >= pf->regex_count || !pf->regex[id].exact)
 		return -1;
 	if (pf->hits[id].gen != pf->generation)
 		return 0;

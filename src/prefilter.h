@@ -29,14 +29,15 @@ struct prefilter;
 struct prefilter *prefilter_new(void);
 void prefilter_free(struct prefilter *pf); /* NULL is a no-op */
 
-/* Register the (macro-expanded) regex source 'src'; returns its id, or
- * PREFILTER_NONE when out of memory or called after prefilter_build()
+/* Register the (macro-expanded) regex source 'src', which must stay
+ * unchanged until prefilter_build() (which analyses it); returns its id,
+ * or PREFILTER_NONE when out of memory or called after prefilter_build()
  * (the regex then always runs). */
 size_t prefilter_add(struct prefilter *pf, const char *src);
 
-/* Build the automaton after the last prefilter_add(); call it once.
- * Returns 0 or -1 (out of memory: every regex is then reported
- * possible). */
+/* Analyse the regexes and build the automaton after the last
+ * prefilter_add(); later calls do nothing.  Returns 0 or -1 (out of
+ * memory: every regex is then reported possible). */
 int prefilter_build(struct prefilter *pf);
 
 /* Scan one message; afterwards prefilter_possible() answers for it. */
@@ -52,13 +53,12 @@ bool prefilter_possible(const struct prefilter *pf, size_t id);
  * count.  PREFILTER_NONE when the automaton is not built. */
 size_t prefilter_live(const struct prefilter *pf, const size_t **ids);
 
-/* Does the prefilter ever rule out regex 'id'?  Known from
- * prefilter_add() on. */
+/* Does the prefilter ever rule out regex 'id'?  Known once built. */
 bool prefilter_filters(const struct prefilter *pf, size_t id);
 
 /* The set regex 'id' needs that occurs most rarely (as far as the
  * prefilter can tell), with its rarity in *score (higher is rarer), or
- * PREFILTER_NONE when it needs none.  Known from prefilter_add() on. */
+ * PREFILTER_NONE when it needs none.  Known once built. */
 size_t prefilter_key(const struct prefilter *pf, size_t id, size_t *score);
 
 /* Where matches of regex 'id' can start in the last scanned text, from

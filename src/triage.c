@@ -727,6 +727,13 @@ triage_register(struct triage *t, struct prefilter *pf)
 	rx_register(t->scope_end, pf);
 	rx_register(t->scope_end_serious, pf);
 	rx_register(t->clause_break, pf);
+}
+
+void
+triage_index(struct triage *t, const struct prefilter *pf)
+{
+	size_t i;
+
 	/* Without the index every pattern is tried: slower, same answers. */
 	candidates_free(t->candidates);
 	t->candidates = candidates_new();

@@ -66,6 +66,10 @@ void triage_assess(struct triage *t, struct rx_env *env, const char *norm,
 /* Register every regex with a prefilter (see prefilter.h). */
 void triage_register(struct triage *t, struct prefilter *pf);
 
+/* Once 'pf' is built: index the rules' patterns by the literal sets they
+ * need (see intent_index()). */
+void triage_index(struct triage *t, const struct prefilter *pf);
+
 /* Guidance that leads a reply at 'level' (NULL for TRIAGE_NONE). */
 const char *triage_guidance(const struct triage *t, enum triage_level level);
 

@@ -294,10 +294,10 @@ candidates_are_the_patterns_a_message_can_match(void **state)
 	p[1] = one_regex_pattern("x*", pf); /* nothing to look for */
 	p[2] = one_regex_pattern("\\bstretch(?:es)?\\b", pf);
 	p[3] = one_regex_pattern("\\bdoctor\\b", pf);
-	for (i = 0; i < 4; i++)
-		assert_int_equal(candidates_add(c, &p[i], pf), 0);
 	assert_false(candidates_select(c, pf)); /* not built yet */
 	assert_int_equal(prefilter_build(pf), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(candidates_add(c, &p[i], pf), 0);
 	prefilter_scan(pf, "best stretches", 14);
 	assert_true(candidates_select(c, pf));
 	assert_false(candidates_has(c, 0));
@@ -382,6 +382,8 @@ prefilter_never_changes_a_result(void **state)
 	intent_register(set, pf);
 	triage_register(t, pf);
 	assert_int_equal(prefilter_build(pf), 0);
+	intent_index(set, pf);
+	triage_index(t, pf);
 	rx_env_use_prefilter(fast, pf);
 	w.lex = lex;
 	w.set = set;
