@@ -43,14 +43,14 @@ struct literal {
 
 /* The same, packed for the scan, which touches one of these for every
  * literal it finds: lists 0-3 are the sets by flags, 4-7 the start sets
- * by flags, each refs[at[k]..at[k + 1]). */
+ * by flags, each the prefilter's refs[at[k]..at[k + 1]); its exact
+ * regexes are the prefilter's exacts[exact_at..exact_at + exact_count).
+ */
 struct literal_refs {
-	uint32_t *refs;
 	uint32_t at[9];
 	uint32_t seen[4]; /* scan generation list k was last marked in */
 	uint32_t len;
-	uint32_t exact_count;
-	struct exact_ref *exact; /* taken over from the literal */
+	uint32_t exact_at, exact_count;
 };
 
 /* What an exact regex found in the last scanned text. */
@@ -115,6 +115,9 @@ struct prefilter {
 	char **lits;
 	struct literal *lit;
 	struct literal_refs *lit_refs; /* per literal, once built */
+	uint32_t *refs;                /* their set lists, one after another */
+	struct exact_ref *exacts;      /* their exact regexes, likewise */
+	size_t ref_count, exact_count;
 	size_t lit_count, lit_cap;
 	/* The trie: the root's edges in a full row; every other state's
 	 * children in a list (first child, next sibling, edge class), as
@@ -225,13 +228,9 @@ prefilter_free(struct prefilter *pf)
 	free(pf->set);
 	free(pf->set_index);
 	free_literal_lists(pf);
-	if (pf->lit_refs != NULL) {
-		for (i = 0; i < pf->lit_count; i++) {
-			free(pf->lit_refs[i].refs);
-			free(pf->lit_refs[i].exact);
-		}
-		free(pf->lit_refs);
-	}
+	free(pf->lit_refs);
+	free(pf->refs);
+	free(pf->exacts);
 	free_automaton(pf);
 	free(pf);
 }
@@ -523,6 +522,8 @@ collect_literals(struct prefilter *pf)
 			if (ne == NULL)
 				goto out;
 			l->exact = ne;
+			/* Padding too: the automaton may be saved as bytes. */
+			memset(&l->exact[l->exact_count], 0, sizeof(*ne));
 			l->exact[l->exact_count].regex = (uint32_t)r;
 			l->exact[l->exact_count].set = pf->regex[r].sets[0];
 			l->exact[l->exact_count].bounds = pf->regex[r].bounds;
@@ -537,50 +538,52 @@ out:
 	return rc;
 }
 
-/* Pack every literal's lists into one array for the scan, and drop the
- * lists.  -1 when out of memory. */
+/* Pack every literal's lists into the arrays the scan reads, and drop
+ * the lists.  -1 when out of memory. */
 static int
 pack_literals(struct prefilter *pf)
 {
-	size_t i, f, n;
+	size_t i, f, refs = 0, exacts = 0;
 
-	pf->lit_refs = calloc(pf->lit_count + 1, sizeof(*pf->lit_refs));
-	if (pf->lit_refs == NULL)
-		return -1;
 	for (i = 0; i < pf->lit_count; i++) {
+		for (f = 0; f < 4; f++)
+			refs += pf->lit[i].count[f] + pf->lit[i].start_count[f];
+		exacts += pf->lit[i].exact_count;
+	}
+	if (refs >= UINT32_MAX || exacts >= UINT32_MAX)
+		return -1;
+	pf->lit_refs = calloc(pf->lit_count + 1, sizeof(*pf->lit_refs));
+	pf->refs = malloc((refs + 1) * sizeof(*pf->refs));
+	pf->exacts = calloc(exacts + 1, sizeof(*pf->exacts));
+	if (pf->lit_refs == NULL || pf->refs == NULL || pf->exacts == NULL)
+		return -1;
+	for (refs = exacts = i = 0; i < pf->lit_count; i++) {
 		struct literal *l = &pf->lit[i];
 		struct literal_refs *r = &pf->lit_refs[i];
 
-		for (n = 0, f = 0; f < 4; f++)
-			n += l->count[f] + l->start_count[f];
-		if (n >= UINT32_MAX)
-			return -1;
-		r->refs = malloc((n + 1) * sizeof(*r->refs));
-		if (r->refs == NULL)
-			return -1;
-		for (n = 0, f = 0; f < 8; f++) {
+		for (f = 0; f < 8; f++) {
 			const uint32_t *list =
 			    f < 4 ? l->sets[f] : l->start_sets[f - 4];
 			size_t count =
 			    f < 4 ? l->count[f] : l->start_count[f - 4];
 
-			r->at[f] = (uint32_t)n;
+			r->at[f] = (uint32_t)refs;
 			if (count > 0)
-				memcpy(
-				    r->refs + n, list, count * sizeof(*list));
-			n += count;
+				memcpy(pf->refs + refs, list,
+				    count * sizeof(*list));
+			refs += count;
 		}
-		r->at[8] = (uint32_t)n;
+		r->at[8] = (uint32_t)refs;
 		r->len = (uint32_t)l->len;
-		r->exact = l->exact; /* now the packed literal's */
+		r->exact_at = (uint32_t)exacts;
 		r->exact_count = (uint32_t)l->exact_count;
-		l->exact = NULL;
-		for (f = 0; f < 4; f++) {
-			free(l->sets[f]);
-			free(l->start_sets[f]);
-			l->sets[f] = l->start_sets[f] = NULL;
-		}
+		if (l->exact_count > 0)
+			memcpy(pf->exacts + exacts, l->exact,
+			    l->exact_count * sizeof(*l->exact));
+		exacts += l->exact_count;
 	}
+	pf->ref_count = refs;
+	pf->exact_count = exacts;
 	return 0;
 }
 
@@ -822,7 +825,7 @@ mark_literal(
 		    ((f & LIT_END) && !end_ok))
 			continue;
 		for (i = l->at[f + 4]; i < l->at[f + 5]; i++)
-			record_start(pf, l->refs[i], start);
+			record_start(pf, pf->refs[i], start);
 	}
 	for (f = 0; f < 4; f++) {
 		if (l->seen[f] == pf->generation ||
@@ -831,10 +834,10 @@ mark_literal(
 			continue;
 		l->seen[f] = pf->generation;
 		for (i = l->at[f]; i < l->at[f + 1]; i++)
-			mark_set(pf, l->refs[i]);
+			mark_set(pf, pf->refs[i]);
 	}
 	for (i = 0; i < l->exact_count; i++) {
-		const struct exact_ref *e = &l->exact[i];
+		const struct exact_ref *e = &pf->exacts[l->exact_at + i];
 		unsigned char b = e->bounds;
 		struct exact_hit *h = &pf->hits[e->regex];
 		size_t stop = end;
