@@ -479,7 +479,7 @@ matrix_run(struct bot *bot, const struct matrix_options *opts, struct diag *d)
 		diag_add(d, "state_dir: path too long");
 		goto restore;
 	}
-	if (matrix_mkdirs(c->cfg.state_dir, d) != 0)
+	if (file_mkdirs(c->cfg.state_dir, d) != 0)
 		goto restore;
 
 	if (matrix_sign_in(c, d) != 0) {

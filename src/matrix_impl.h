@@ -3,7 +3,7 @@
  *
  * matrix_config.c  settings from the JSON file and the environment
  * matrix_state.c   the state file (sync position), the stored session,
- *                  atomic writes, the id ring
+ *                  the id ring (atomic writes are files.c's)
  * matrix_event.c   pure decisions: which events to answer, addressing,
  *                  commands, reply JSON, transaction ids, flood limits,
  *                  backoff and Retry-After, log redaction
@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "doctor.h"
+#include "files.h"
 
 struct diag;
 struct http;
@@ -150,13 +151,6 @@ int matrix_state_load(struct matrix_state *s, const char *path, struct diag *d);
 /* Serialise and write atomically (temp file, fsync, rename, fsync dir). */
 int matrix_state_save(
     const struct matrix_state *s, const char *path, struct diag *d);
-
-/* Write 'len' bytes to 'path' atomically with mode 'mode'. 0 or -1. */
-int matrix_write_atomic(const char *path, const char *data, size_t len,
-    unsigned mode, struct diag *d);
-
-/* Create 'dir' and its parents with mode 0700 where missing. 0 or -1. */
-int matrix_mkdirs(const char *dir, struct diag *d);
 
 /* The stored session of a password login. */
 struct matrix_session {

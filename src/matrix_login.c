@@ -332,7 +332,7 @@ password_login(struct matrix_bot *c, struct diag *d)
 	snprintf(ss.user_id, sizeof(ss.user_id), "%s", c->me);
 	snprintf(ss.device_id, sizeof(ss.device_id), "%s", c->device);
 	snprintf(ss.access_token, sizeof(ss.access_token), "%s", c->token);
-	if (matrix_mkdirs(c->cfg.state_dir, d) != 0 ||
+	if (file_mkdirs(c->cfg.state_dir, d) != 0 ||
 	    matrix_session_save(&ss, c->session_path, d) != 0) {
 		memset(&ss, 0, sizeof(ss));
 		c->status = MATRIX_EXIT_CONFIG;

@@ -256,7 +256,7 @@ matrix_state_save(
 	text = cJSON_PrintUnformatted(root);
 	if (text == NULL)
 		goto nomem;
-	ret = matrix_write_atomic(path, text, strlen(text), 0600, d);
+	ret = file_write_atomic(path, text, strlen(text), 0600, d);
 	goto out;
 nomem:
 	diag_add(d, "%s: out of memory", path);
@@ -266,102 +266,6 @@ out:
 	return ret;
 }
 
-int
-matrix_mkdirs(const char *dir, struct diag *d)
-{
-	char path[MATRIX_MAX_PATH];
-	size_t n = strlen(dir);
-	char *p;
-
-	if (n == 0 || n >= sizeof(path)) {
-		diag_add(d, "%s: bad directory name", dir);
-		return -1;
-	}
-	memcpy(path, dir, n + 1);
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-			diag_add(d, "%s: cannot create directory: %s", path,
-			    strerror(errno));
-			return -1;
-		}
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		diag_add(d, "%s: cannot create directory: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int
-matrix_write_atomic(const char *path, const char *data, size_t len,
-    unsigned mode, struct diag *d)
-{
-	char tmp[MATRIX_MAX_PATH + 32];
-	char dir[MATRIX_MAX_PATH];
-	const char *slash;
-	int fd = -1, dfd = -1, ret = -1;
-	size_t off = 0;
-	ssize_t w;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp)) {
-		diag_add(d, "%s: path too long", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-	if (fd < 0) {
-		diag_add(d, "%s: cannot create: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		w = write(fd, data + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			diag_add(
-			    d, "%s: write failed: %s", tmp, strerror(errno));
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		diag_add(d, "%s: fsync failed: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		diag_add(d, "%s: close failed: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		diag_add(d, "%s: rename failed: %s", path, strerror(errno));
-		goto out;
-	}
-	/* Make the rename itself durable. */
-	slash = strrchr(path, '/');
-	if (slash != NULL && (size_t)(slash - path) < sizeof(dir)) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-		dfd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_CLOEXEC);
-		if (dfd >= 0)
-			(void)fsync(dfd);
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (ret != 0)
-		(void)unlink(tmp);
-	return ret;
-}
 
 int
 matrix_session_load(struct matrix_session *ss, const char *path, struct diag *d)
@@ -420,7 +324,7 @@ matrix_session_save(
 		diag_add(d, "%s: out of memory", path);
 		goto out;
 	}
-	ret = matrix_write_atomic(path, text, strlen(text), 0600, d);
+	ret = file_write_atomic(path, text, strlen(text), 0600, d);
 out:
 	if (text != NULL) {
 		memset(text, 0, strlen(text));

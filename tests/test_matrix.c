@@ -635,7 +635,7 @@ state_round_trips_through_an_atomic_file(void **state)
 	room->notified = true;
 	matrix_ring_add(&s.partial, "$done");
 	snprintf(path, sizeof(path), "%s/sub", dir);
-	assert_int_equal(matrix_mkdirs(path, &d), 0);
+	assert_int_equal(file_mkdirs(path, &d), 0);
 	snprintf(path, sizeof(path), "%s/sub/matrix-state.json", dir);
 	assert_int_equal(matrix_state_save(&s, path, &d), 0);
 	assert_int_equal(stat(path, &sb), 0);
@@ -654,7 +654,7 @@ state_round_trips_through_an_atomic_file(void **state)
 
 	/* A damaged file is reported; a missing one is not an error. */
 	assert_int_equal(
-	    matrix_write_atomic(path, "{\"user_id\":", 11, 0600, &d), 0);
+	    file_write_atomic(path, "{\"user_id\":", 11, 0600, &d), 0);
 	assert_int_equal(matrix_state_init(&t), 0);
 	assert_int_equal(matrix_state_load(&t, path, &d), -1);
 	matrix_state_free(&t);
