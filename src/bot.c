@@ -18,6 +18,7 @@
 #include "doctor.h"
 #include "intent.h"
 #include "kb.h"
+#include "kbcache.h"
 #include "lexicon.h"
 #include "pattern.h"
 #include "prefilter.h"
@@ -98,10 +99,13 @@ link_answers(struct bot *bot, const char *root, struct diag *d)
 	return problems;
 }
 
-struct bot *
-bot_load(const char *root, struct diag *d)
+/* Load the knowledge base at 'root'; with 'use_cache', take what an
+ * earlier load worked out from the cache (kbcache.h). */
+static struct bot *
+load(const char *root, bool use_cache, struct diag *d)
 {
 	struct bot *bot = calloc(1, sizeof(*bot));
+	struct kbcache *cache = NULL;
 	char path[PATH_SIZE];
 	size_t before = d->count + d->dropped;
 
@@ -125,6 +129,10 @@ bot_load(const char *root, struct diag *d)
 	}
 	join(path, root, "faq");
 	bot->kb = kb_load_dir(path, d);
+	if (bot->lex != NULL && use_cache) {
+		cache = kbcache_open(root);
+		lexicon_use_kbcache(bot->lex, cache);
+	}
 	if (bot->lex != NULL) {
 		/* Patterns need the lexicon's word classes. */
 		join(path, root, "intents");
@@ -142,18 +150,38 @@ bot_load(const char *root, struct diag *d)
 	 * failure to build it is not an error. */
 	bot->prefilter = prefilter_new();
 	if (bot->prefilter != NULL) {
+		const void *saved;
+		size_t len;
+
 		intent_register(bot->intents, bot->prefilter);
 		triage_register(bot->triage, bot->prefilter);
+		saved = kbcache_automaton(cache, &len);
+		if (saved != NULL)
+			prefilter_use_saved(bot->prefilter, saved, len);
 		if (prefilter_build(bot->prefilter) == 0) {
 			intent_index(bot->intents, bot->prefilter);
 			triage_index(bot->triage, bot->prefilter);
 			rx_env_use_prefilter(bot->env, bot->prefilter);
+			/* Every regex compiled: save the work for next time. */
+			if (!prefilter_reused(bot->prefilter))
+				(void)kbcache_save(root, bot->prefilter);
 		}
 	}
+	lexicon_use_kbcache(bot->lex, NULL);
+	kbcache_free(cache);
 	return bot;
 fail:
+	if (bot->lex != NULL)
+		lexicon_use_kbcache(bot->lex, NULL);
+	kbcache_free(cache);
 	bot_free(bot);
 	return NULL;
+}
+
+struct bot *
+bot_load(const char *root, struct diag *d)
+{
+	return load(root, true, d);
 }
 
 size_t
@@ -162,7 +190,8 @@ bot_check(const char *root, struct diag *d)
 	struct bot *bot;
 	size_t problems = 0, i, n;
 
-	bot = bot_load(root, d);
+	/* Every regex is checked again, whatever the cache says. */
+	bot = load(root, false, d);
 	if (bot == NULL)
 		return d->count + d->dropped > 0 ? d->count + d->dropped : 1;
 	/* Every answer should be reachable. */

@@ -48,8 +48,8 @@ file_mkdirs(const char *dir, struct diag *d)
 }
 
 int
-file_write_atomic(const char *path, const char *data, size_t len,
-    unsigned mode, struct diag *d)
+file_write_atomic(const char *path, const char *data, size_t len, unsigned mode,
+    struct diag *d)
 {
 	char tmp[FILE_MAX_PATH + 32];
 	char dir[FILE_MAX_PATH];

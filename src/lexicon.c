@@ -45,7 +45,8 @@ struct cache {
 struct lexicon {
 	struct table macros;
 	struct table spelling;
-	struct cache *cache; /* see lexicon_cache_add() */
+	struct cache *cache;           /* see lexicon_cache_add() */
+	const struct kbcache *kbcache; /* see lexicon_use_kbcache() */
 };
 
 static const struct entry *
@@ -399,6 +400,18 @@ lexicon_respell(const struct lexicon *lex, const char *word, size_t len)
 	const struct entry *e = table_find(&lex->spelling, word, len);
 
 	return e != NULL ? e->value : NULL;
+}
+
+void
+lexicon_use_kbcache(struct lexicon *lex, const struct kbcache *c)
+{
+	lex->kbcache = c;
+}
+
+const struct kbcache *
+lexicon_kbcache(const struct lexicon *lex)
+{
+	return lex->kbcache;
 }
 
 void

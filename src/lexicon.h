@@ -51,6 +51,13 @@ void *lexicon_cache_find(const struct lexicon *lex, const char *key);
 int lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
     void (*release)(void *));
 
+/* Regexes an earlier load found to compile (see kbcache.h), for
+ * rx_compile() to trust while patterns are loaded; NULL for none.  The
+ * cache must outlive its use here. */
+struct kbcache;
+void lexicon_use_kbcache(struct lexicon *lex, const struct kbcache *c);
+const struct kbcache *lexicon_kbcache(const struct lexicon *lex);
+
 void lexicon_free(struct lexicon *lex); /* NULL is a no-op */
 
 #endif

@@ -266,7 +266,6 @@ out:
 	return ret;
 }
 
-
 int
 matrix_session_load(struct matrix_session *ss, const char *path, struct diag *d)
 {

@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "factor.h"
 #include "jsonfile.h"
+#include "kbcache.h"
 #include "lexicon.h"
 #include "literals.h"
 #include "prefilter.h"
@@ -176,8 +177,11 @@ rx_compile(const char *src, const struct lexicon *lex, char *why,
 		}
 	}
 	/* A plain word list is answered by the prefilter and is valid by
-	 * construction: compile it only if a search ever needs PCRE2. */
-	if (!regex_is_word_list(buf_str(&expanded))) {
+	 * construction, and a regex an earlier load compiled is valid too:
+	 * compile these only if a search ever needs PCRE2. */
+	if (!(lex != NULL &&
+	        kbcache_checked(lexicon_kbcache(lex), buf_str(&expanded))) &&
+	    !regex_is_word_list(buf_str(&expanded))) {
 		/* As written, to check it; the faster, factored form is
 		 * compiled when the regex is first needed. */
 		code =

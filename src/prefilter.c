@@ -13,130 +13,11 @@
 #include <string.h>
 
 #include "literals.h"
+#include "prefilter_impl.h"
 #include "text.h"
 
-#define ALPHABET   40   /* see byte_class() */
 #define DENSE_MIN  3    /* children that earn a state a full row */
 #define DENSE_ROWS 4096 /* full rows at most (640 KiB) */
-#define MAX_STARTS 4096 /* start positions remembered per scan */
-#define NO_START   UINT32_MAX
-
-struct exact_ref {
-	uint32_t regex;       /* an exact regex with this literal as a word */
-	uint32_t set;         /* the regex's own set */
-	bool open;            /* the word ends in \w* */
-	unsigned char bounds; /* the regex's: bit 0 \b before, 1 after */
-};
-
-/* A literal while the automaton is built: the sets it belongs to, by
- * the boundaries they need around it (LIT_* flags), and of those the
- * sets some regex starts with. */
-struct literal {
-	uint32_t *sets[4];
-	size_t count[4];
-	uint32_t *start_sets[4];
-	size_t start_count[4];
-	struct exact_ref *exact;
-	size_t exact_count;
-	size_t len; /* of the literal, so a match knows where it starts */
-};
-
-/* The same, packed for the scan, which touches one of these for every
- * literal it finds: lists 0-3 are the sets by flags, 4-7 the start sets
- * by flags, each the prefilter's refs[at[k]..at[k + 1]); its exact
- * regexes are the prefilter's exacts[exact_at..exact_at + exact_count).
- */
-struct literal_refs {
-	uint32_t at[9];
-	uint32_t seen[4]; /* scan generation list k was last marked in */
-	uint32_t len;
-	uint32_t exact_at, exact_count;
-};
-
-/* What an exact regex found in the last scanned text. */
-struct exact_hit {
-	uint32_t gen; /* == generation when it matched */
-	size_t start, end;
-};
-
-/* A distinct literal set.  Regexes share them (a word class makes the
- * same set everywhere it is used), so a scan marks sets, not regexes,
- * and a regex is possible when all its sets are marked.  An exact regex
- * has a set of its own, marked when a word of it is found. */
-struct set {
-	struct litset ls; /* until the automaton is built */
-	size_t score;     /* set_shortest(): higher is rarer */
-	bool starts;      /* regexes start with it: its positions are kept */
-};
-
-/* Where a set regexes start with occurred in the scan of generation
- * 'stamp': a list through the prefilter's 'start_next' from 'head', and
- * whether some positions were lost (too many). */
-struct set_starts {
-	uint32_t stamp;
-	uint32_t head;
-	bool lost;
-};
-
-/* What the prefilter knows about one registered regex. */
-struct regex_info {
-	const char *src;         /* until the automaton is built */
-	uint64_t hash;           /* text_hash64() of the source */
-	uint32_t sets[MAX_NEED]; /* all must occur */
-	unsigned char set_count; /* 0: always run it */
-	bool has_start;          /* every match starts with a literal... */
-	uint32_t start_set;      /* ...of this set */
-	struct wordset words;    /* exact regexes: their language */
-	bool exact;              /* the automaton answers it alone */
-	unsigned char bounds;    /* bit 0: \b before, bit 1: \b after */
-};
-
-struct prefilter {
-	/* Registered regexes: their literal ids, or always-run. */
-	struct regex_info *regex; /* per registered regex */
-	struct exact_hit *hits;   /* per regex */
-	size_t regex_count, regex_cap;
-	/* Distinct sets, their index by content, and those the last scan
-	 * marked. */
-	struct set *set;
-	size_t set_count, set_cap;
-	uint32_t *set_stamp; /* per set: generation it occurred in; apart
-	                        from 'set' so marking stays in cache */
-	struct set_starts *set_starts; /* per set, likewise */
-	long *set_index;               /* open addressing; -1 for empty */
-	size_t set_index_size;
-	size_t *live;
-	size_t live_count;
-	/* Start positions found by the scan (MAX_STARTS), each set's in a
-	 * list from its 'start_head'. */
-	uint32_t *start_pos, *start_next;
-	size_t start_count;
-	/* Distinct literals and the automaton over them. */
-	char **lits;
-	struct literal *lit;
-	struct literal_refs *lit_refs; /* per literal, once built */
-	uint32_t *refs;                /* their set lists, one after another */
-	struct exact_ref *exacts;      /* their exact regexes, likewise */
-	size_t ref_count, exact_count;
-	size_t lit_count, lit_cap;
-	/* The trie: the root's edges in a full row; every other state's
-	 * children in a list (first child, next sibling, edge class), as
-	 * most states have one child.  'fail' is the Aho-Corasick failure
-	 * link. */
-	uint32_t root[ALPHABET];
-	uint32_t *first, *sibling, *fail;
-	/* Busy states (the root, shallow states with many children) also
-	 * get a full row of moves, failure links already followed, so a step
-	 * from them is one lookup: row_of[s] is 1 + its row, or 0. */
-	uint32_t *row_of, *rows;
-	unsigned char *cls;
-	int32_t *out;   /* literal ending here, or -1 */
-	uint32_t *dict; /* next state on the suffix chain with
-	                   an output, 0 for none */
-	size_t state_count;
-	uint32_t generation;
-	bool built;
-};
 
 static unsigned
 byte_class(unsigned char c)
@@ -184,9 +65,8 @@ free_literal_lists(struct prefilter *pf)
 	pf->lit = NULL;
 }
 
-/* Drop the automaton and the per-scan arrays (prefilter_build()). */
-static void
-free_automaton(struct prefilter *pf)
+void
+prefilter_free_automaton(struct prefilter *pf)
 {
 	free(pf->first);
 	free(pf->sibling);
@@ -231,7 +111,7 @@ prefilter_free(struct prefilter *pf)
 	free(pf->lit_refs);
 	free(pf->refs);
 	free(pf->exacts);
-	free_automaton(pf);
+	prefilter_free_automaton(pf);
 	free(pf);
 }
 
@@ -653,6 +533,7 @@ build_rows(struct prefilter *pf, const uint32_t *queue, size_t count)
 	for (c = 0; c < ALPHABET; c++)
 		rows[c] = pf->root[c];
 	row_of[0] = (uint32_t)++n;
+	pf->row_count = n;
 	for (i = 0; i < count && n < DENSE_ROWS; i++) {
 		uint32_t u = queue[i], v, *row = rows + n * ALPHABET;
 		unsigned children = 0;
@@ -667,7 +548,24 @@ build_rows(struct prefilter *pf, const uint32_t *queue, size_t count)
 		}
 		row_of[u] = (uint32_t)++n;
 	}
+	pf->row_count = n;
 	return 0;
+}
+
+int
+prefilter_alloc_scan(struct prefilter *pf)
+{
+	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
+	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
+	pf->set_starts = calloc(pf->set_count + 1, sizeof(*pf->set_starts));
+	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
+	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
+	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
+	return pf->live == NULL || pf->set_stamp == NULL ||
+	        pf->set_starts == NULL || pf->hits == NULL ||
+	        pf->start_pos == NULL || pf->start_next == NULL
+	    ? -1
+	    : 0;
 }
 
 int
@@ -679,22 +577,17 @@ prefilter_build(struct prefilter *pf)
 
 	if (pf->built)
 		return 0;
+	if (pf->saved != NULL && prefilter_take_saved(pf) == 0) {
+		rc = 0;
+		goto forget;
+	}
 	for (i = 0; i < pf->regex_count; i++)
 		analyse(pf, i);
-	free_automaton(pf);
+	prefilter_free_automaton(pf);
 	memset(pf->root, 0, sizeof(pf->root));
-	if (pf->set_count >= UINT32_MAX || pf->regex_count >= UINT32_MAX)
-		goto out;
-	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
-	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
-	pf->set_starts = calloc(pf->set_count + 1, sizeof(*pf->set_starts));
-	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
-	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
-	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
-	if (pf->live == NULL || pf->set_stamp == NULL ||
-	    pf->set_starts == NULL || pf->hits == NULL ||
-	    pf->start_pos == NULL || pf->start_next == NULL ||
-	    collect_literals(pf) == -1 || pack_literals(pf) == -1)
+	if (pf->set_count >= UINT32_MAX || pf->regex_count >= UINT32_MAX ||
+	    prefilter_alloc_scan(pf) == -1 || collect_literals(pf) == -1 ||
+	    pack_literals(pf) == -1)
 		goto out;
 	total = trie_size(pf);
 	if (total == SIZE_MAX || total >= UINT32_MAX)
@@ -762,14 +655,17 @@ prefilter_build(struct prefilter *pf)
 	 * can be large), keeping only which regexes are exact. */
 	for (i = 0; i < pf->set_count; i++)
 		set_free(&pf->set[i].ls);
-	for (i = 0; i < pf->regex_count; i++) {
+	for (i = 0; i < pf->regex_count; i++)
 		ws_free(&pf->regex[i].words);
-		pf->regex[i].src = NULL;
-	}
 	free_literal_lists(pf);
 	free(pf->set_index);
 	pf->set_index = NULL;
 	pf->set_index_size = 0;
+forget:
+	for (i = 0; i < pf->regex_count; i++)
+		pf->regex[i].src = NULL;
+	pf->saved = NULL;
+	pf->saved_len = 0;
 out:
 	free(queue);
 	return rc;
@@ -812,7 +708,7 @@ mark_literal(
     struct prefilter *pf, int32_t lit, const char *text, size_t len, size_t end)
 {
 	struct literal_refs *l = &pf->lit_refs[lit];
-	size_t i, start = end - l->len;
+	size_t i, start = end - (l->len <= end ? l->len : end);
 	bool start_ok = start == 0 || !is_word_char(text[start - 1]);
 	bool end_ok = end == len || !is_word_char(text[end]);
 	size_t word_end = end;

@@ -20,6 +20,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct buf;
 
 struct prefilter;
 
@@ -39,6 +42,28 @@ size_t prefilter_add(struct prefilter *pf, const char *src);
  * prefilter_add(); later calls do nothing.  Returns 0 or -1 (out of
  * memory: every regex is then reported possible). */
 int prefilter_build(struct prefilter *pf);
+
+/* Saving the work: analysing ~1,000 regexes and building the automaton
+ * takes tens of milliseconds, and depends on nothing but the regexes.
+ *
+ * Append the built automaton to 'out', with the regexes it was built
+ * for.  -1 when it is not built or 'out' is full. */
+int prefilter_save(const struct prefilter *pf, struct buf *out);
+
+/* Offer the bytes of an earlier prefilter_save() (borrowed until
+ * prefilter_build()): the build takes that automaton instead of building
+ * one when it was saved for exactly the regexes registered by then, in
+ * the same order, and it passes every consistency check (so bad bytes
+ * cost time, never a wrong or unsafe scan). */
+void prefilter_use_saved(struct prefilter *pf, const void *data, size_t len);
+
+/* Did prefilter_build() take the offered automaton? */
+bool prefilter_reused(const struct prefilter *pf);
+
+/* How many regexes are registered, and the hash (text_hash64()) of the
+ * source of regex 'id'. */
+size_t prefilter_regex_count(const struct prefilter *pf);
+uint64_t prefilter_regex_hash(const struct prefilter *pf, size_t id);
 
 /* Scan one message; afterwards prefilter_possible() answers for it. */
 void prefilter_scan(struct prefilter *pf, const char *text, size_t len);

@@ -56,7 +56,9 @@ text_valid_utf8(const char *s, size_t len)
 }
 
 /* Eight bytes at a time: one multiply and a shift per word, then a
- * final mix so that every input bit reaches every output bit. */
+ * final mix so that every input bit reaches every output bit.  Long
+ * texts go 32 bytes at a time through four independent lanes, which the
+ * processor runs side by side. */
 static uint64_t
 hash_mix(uint64_t h, uint64_t w)
 {
@@ -68,9 +70,24 @@ uint64_t
 text_hash64(const char *s, size_t len)
 {
 	uint64_t h = 0x243f6a8885a308d3u ^ len, w;
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i + 8 <= len; i += 8) {
+	if (len >= 64) {
+		uint64_t lane[4] = {h, h ^ 0x13198a2e03707344u,
+		    h ^ 0xa4093822299f31d0u, h ^ 0x082efa98ec4e6c89u};
+		unsigned k;
+
+		for (; i + 32 <= len; i += 32) {
+			for (k = 0; k < 4; k++) {
+				memcpy(&w, s + i + 8 * k, 8);
+				lane[k] = hash_mix(lane[k], w);
+			}
+		}
+		for (k = 1; k < 4; k++)
+			lane[0] = hash_mix(lane[0], lane[k]);
+		h = lane[0];
+	}
+	for (; i + 8 <= len; i += 8) {
 		memcpy(&w, s + i, 8);
 		h = hash_mix(h, w);
 	}
