@@ -162,9 +162,9 @@ take(struct reader *rd, size_t count, size_t size)
 	}
 	bytes = count * size;
 	padded = bytes + (8 - bytes % 8) % 8;
-	copy = malloc(bytes + size);
-	if (copy == NULL || padded > rd->left) {
-		free(copy);
+	/* The bytes must be there before any memory is asked for. */
+	copy = padded <= rd->left ? malloc(bytes + size) : NULL;
+	if (copy == NULL) {
 		rd->bad = true;
 		return NULL;
 	}
