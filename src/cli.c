@@ -50,6 +50,10 @@ cli_usage(FILE *out)
 	    "  -h, --help           show this help\n"
 	    "  -V, --version        show the version\n"
 	    "\n"
+	    "The compiled knowledge base is cached in $BACKBOT_CACHE_DIR, "
+	    "else\n"
+	    "$XDG_CACHE_HOME/backbot or ~/.cache/backbot (off: no cache).\n"
+	    "\n"
 	    "exit status: 0 ok, 1 bad input or usage, 2 knowledge base or\n"
 	    "configuration error, 3 network or Matrix failure.\n",
 	    out);

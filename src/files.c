@@ -4,7 +4,6 @@
  * flushed to disk, renamed over the old one, and the directory flushed,
  * so a crash leaves the old contents or the new, never a mix.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "files.h"
 
 #include <errno.h>

@@ -9,13 +9,12 @@
  * the PCRE2 version that checked the regexes, and to the directory; a
  * checksum covers the rest.  Any mismatch means "no cache".
  */
-#define _DEFAULT_SOURCE /* realpath() */
+/* realpath() is an X/Open extension. */
+#define _XOPEN_SOURCE 700 /* NOLINT(bugprone-reserved-identifier) */
 #include "kbcache.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <fcntl.h>
 #include <limits.h>
-#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "buf.h"
 #include "diag.h"
 #include "files.h"
+#include "pattern.h"
 #include "prefilter.h"
 #include "text.h"
 
@@ -36,7 +36,7 @@ static const char cache_magic[8] = {'b', 'b', 'k', 'b', 'c', 0, 0, 1};
 struct cache_header {
 	char magic[8];
 	uint64_t program;       /* hash of the executable that wrote it */
-	uint64_t pcre2;         /* hash of the PCRE2 version that checked */
+	uint64_t engine;        /* hash of the regex engine that checked */
 	uint64_t root;          /* hash of the knowledge base's real path */
 	uint64_t checked_count; /* sorted regex hashes that follow */
 	uint64_t automaton_len; /* prefilter_save() bytes after those */
@@ -109,13 +109,9 @@ program_hash(void)
 }
 
 static uint64_t
-pcre2_hash(void)
+engine_hash(void)
 {
-	char version[64];
-
-	if (pcre2_config(PCRE2_CONFIG_VERSION, version) < 0)
-		return 0;
-	return text_hash64(version, strlen(version));
+	return text_hash64(rx_engine(), strlen(rx_engine()));
 }
 
 /* The cache directory into 'dir'; -1 when caching is off or there is
@@ -179,7 +175,7 @@ kbcache_open(const char *root)
 	memcpy(&h, c->data, sizeof(h));
 	body = c->len - sizeof(h);
 	if (memcmp(h.magic, cache_magic, sizeof(h.magic)) != 0 ||
-	    h.root != root_hash || h.pcre2 != pcre2_hash() ||
+	    h.root != root_hash || h.engine != engine_hash() ||
 	    h.checked_count > body / sizeof(uint64_t) ||
 	    h.automaton_len != body - h.checked_count * sizeof(uint64_t))
 		goto none;
@@ -260,8 +256,8 @@ kbcache_save(const char *root, const struct prefilter *pf)
 		return -1;
 	memcpy(h.magic, cache_magic, sizeof(h.magic));
 	h.program = program_hash();
-	h.pcre2 = pcre2_hash();
-	if (h.program == 0 || h.pcre2 == 0)
+	h.engine = engine_hash();
+	if (h.program == 0 || h.engine == 0)
 		return -1;
 	hashes = malloc((n + 1) * sizeof(*hashes));
 	if (hashes == NULL)

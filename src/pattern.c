@@ -72,6 +72,21 @@ compile_regex(const char *src, size_t len, int *errcode, PCRE2_SIZE *erroff)
 	return code;
 }
 
+const char *
+rx_engine(void)
+{
+	static char engine[80];
+
+	if (engine[0] == '\0') {
+		char version[64];
+
+		if (pcre2_config(PCRE2_CONFIG_VERSION, version) < 0)
+			snprintf(version, sizeof(version), "unknown");
+		snprintf(engine, sizeof(engine), "PCRE2 %s", version);
+	}
+	return engine;
+}
+
 struct rx_env {
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit_stack;

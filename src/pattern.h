@@ -38,6 +38,11 @@ struct pattern_origin {
 	const char *where; /* JSON path, e.g. "intents[3].patterns[0]" */
 };
 
+/* The regex engine and its version ("PCRE2 10.42 2022-12-11"): what a
+ * regex is checked against (kbcache.c keeps it with the regexes it
+ * found to compile). */
+const char *rx_engine(void);
+
 /* Match-time scratch: match data, match limits, JIT stack.  Single-
  * threaded use only.  NULL when out of memory. */
 struct rx_env *rx_env_new(void);

@@ -163,7 +163,7 @@ take(struct reader *rd, size_t count, size_t size)
 	bytes = count * size;
 	padded = bytes + (8 - bytes % 8) % 8;
 	/* The bytes must be there before any memory is asked for. */
-	copy = padded <= rd->left ? malloc(bytes + size) : NULL;
+	copy = padded <= rd->left ? calloc(1, bytes + size) : NULL;
 	if (copy == NULL) {
 		rd->bad = true;
 		return NULL;

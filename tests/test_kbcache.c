@@ -378,7 +378,7 @@ damage(const char *path, bool truncate_it)
 static void
 cache_is_written_used_and_replaced_when_damaged(void **state)
 {
-	struct scratch s;
+	struct scratch s = {{0}, {0}};
 	struct bot *ref;
 	char path[512];
 	struct kbcache *c;
@@ -415,7 +415,7 @@ cache_is_written_used_and_replaced_when_damaged(void **state)
 static void
 broken_regex_is_reported_whatever_the_cache_holds(void **state)
 {
-	struct scratch s;
+	struct scratch s = {{0}, {0}};
 	char cmd[512], path[512];
 	struct diag d;
 
@@ -438,7 +438,7 @@ broken_regex_is_reported_whatever_the_cache_holds(void **state)
 static void
 cache_can_be_turned_off(void **state)
 {
-	struct scratch s;
+	struct scratch s = {{0}, {0}};
 	char path[512];
 
 	(void)state;
