@@ -31,9 +31,10 @@ struct table {
 };
 
 struct cache_entry {
-	char *key;
+	const char *key;
 	void *value;
 	void (*release)(void *);
+	char *own_key; /* the key when it is a copy, freed with the entry */
 };
 
 struct cache {
@@ -155,7 +156,7 @@ lexicon_cache_find(const struct lexicon *lex, const char *key)
 
 int
 lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
-    void (*release)(void *))
+    void (*release)(void *), bool copy_key)
 {
 	struct cache *c = lex->cache;
 	size_t i;
@@ -183,9 +184,10 @@ lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
 	i = text_hash(key, strlen(key)) & (c->size - 1);
 	while (c->slots[i].key != NULL)
 		i = (i + 1) & (c->size - 1);
-	c->slots[i].key = strdup(key);
-	if (c->slots[i].key == NULL)
+	c->slots[i].own_key = copy_key ? strdup(key) : NULL;
+	if (copy_key && c->slots[i].own_key == NULL)
 		return -1;
+	c->slots[i].key = copy_key ? c->slots[i].own_key : key;
 	c->slots[i].value = value;
 	c->slots[i].release = release;
 	c->used++;
@@ -380,7 +382,7 @@ expanded_macro(const struct lexicon *lex, const struct entry *e, int depth,
 		return NULL;
 	}
 	if (key[0] != '\0' &&
-	    lexicon_cache_add(lex, key, b.data, release_string) == 0)
+	    lexicon_cache_add(lex, key, b.data, release_string, true) == 0)
 		return b.data; /* owned by the cache now */
 	buf_free(&b);
 	snprintf(why, whysize, "out of memory");
@@ -426,9 +428,12 @@ lexicon_free(struct lexicon *lex)
 	for (i = 0; i < lex->cache->size; i++) {
 		struct cache_entry *e = &lex->cache->slots[i];
 
-		if (e->key != NULL && e->release != NULL)
-			e->release(e->value);
-		free(e->key);
+		if (e->key == NULL)
+			continue;
+		free(e->own_key);
+		if (e->release != NULL)
+			e->release(
+			    e->value); /* a borrowed key may go with it */
 	}
 	free(lex->cache->slots);
 	free(lex->cache);

@@ -10,6 +10,7 @@
 #ifndef BACKBOT_LEXICON_H
 #define BACKBOT_LEXICON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf;
@@ -43,13 +44,15 @@ const char *lexicon_respell(
     const struct lexicon *lex, const char *word, size_t len);
 
 /* A cache of values derived from pattern text (compiled regexes), so a
- * pattern that many intents share is built once.  Keys are copied.
- * 'release' is called on each value when the lexicon is freed.  The
- * cache lives beside the lexicon, so adding to it does not change what a
- * const lexicon means.  lexicon_cache_add returns 0 or -1 (no memory). */
+ * pattern that many intents share is built once.  Keys are copied with
+ * 'copy_key', else borrowed (a key held by the value itself, which lives
+ * as long as the entry).  'release' is called on each value when the
+ * lexicon is freed.  The cache lives beside the lexicon, so adding to it
+ * does not change what a const lexicon means.  lexicon_cache_add returns
+ * 0 or -1 (no memory). */
 void *lexicon_cache_find(const struct lexicon *lex, const char *key);
 int lexicon_cache_add(const struct lexicon *lex, const char *key, void *value,
-    void (*release)(void *));
+    void (*release)(void *), bool copy_key);
 
 /* Regexes an earlier load found to compile (see kbcache.h), for
  * rx_compile() to trust while patterns are loaded; NULL for none.  The
