@@ -552,6 +552,59 @@ build_rows(struct prefilter *pf, const uint32_t *queue, size_t count)
 	return 0;
 }
 
+/* Number the states in breadth-first order ('queue' holds every state
+ * but the root in that order; afterwards queue[i] is i + 1).  The
+ * shallow states, where a scan spends most of its steps, then sit
+ * together at the start of every array, and a state's children are
+ * neighbours.  -1 when out of memory (nothing changed). */
+static int
+renumber(struct prefilter *pf, uint32_t *queue, size_t count)
+{
+	size_t n = count + 1, i;
+	uint32_t *id = malloc(pf->state_count * sizeof(*id));
+	uint32_t *arrays[4] = {pf->first, pf->sibling, pf->fail, pf->dict};
+	uint32_t *moved = malloc(n * sizeof(*moved));
+	int32_t *out = malloc(n * sizeof(*out));
+	unsigned char *cls = malloc(n);
+	unsigned k;
+
+	if (id == NULL || moved == NULL || out == NULL || cls == NULL ||
+	    n != pf->state_count) {
+		free(id);
+		free(moved);
+		free(out);
+		free(cls);
+		return -1;
+	}
+	id[0] = 0;
+	for (i = 0; i < count; i++)
+		id[queue[i]] = (uint32_t)(i + 1);
+	/* Links: 0 stays 0 (the root, or none). */
+	for (k = 0; k < 4; k++) {
+		moved[0] = id[arrays[k][0]];
+		for (i = 0; i < count; i++)
+			moved[i + 1] = id[arrays[k][queue[i]]];
+		memcpy(arrays[k], moved, n * sizeof(*moved));
+	}
+	out[0] = pf->out[0];
+	cls[0] = pf->cls[0];
+	for (i = 0; i < count; i++) {
+		out[i + 1] = pf->out[queue[i]];
+		cls[i + 1] = pf->cls[queue[i]];
+	}
+	memcpy(pf->out, out, n * sizeof(*out));
+	memcpy(pf->cls, cls, n);
+	for (k = 0; k < ALPHABET; k++)
+		pf->root[k] = id[pf->root[k]];
+	for (i = 0; i < count; i++)
+		queue[i] = (uint32_t)(i + 1);
+	free(id);
+	free(moved);
+	free(out);
+	free(cls);
+	return 0;
+}
+
 int
 prefilter_alloc_scan(struct prefilter *pf)
 {
@@ -647,7 +700,8 @@ prefilter_build(struct prefilter *pf)
 			queue[tail++] = v;
 		}
 	}
-	if (build_rows(pf, queue, tail) == -1)
+	if (renumber(pf, queue, tail) == -1 ||
+	    build_rows(pf, queue, tail) == -1)
 		goto out;
 	pf->built = true;
 	rc = 0;
