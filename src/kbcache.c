@@ -1,18 +1,19 @@
 /* kbcache.c - the compiled knowledge base, kept between runs.
  *
- * One file per knowledge-base directory, named after the hash of its real
- * path.  Layout: a header; the sorted hashes of the regexes known to
- * compile; the bytes of prefilter_save().  The header ties the file to
- * the program that wrote it (its executable file's identity and time
- * stamps, since the automaton's layout and the analysis behind it belong
- * to one build), to
- * the PCRE2 version that checked the regexes, and to the directory; a
- * checksum covers the rest.  Any mismatch means "no cache".
+ * One file per knowledge-base directory and program, named after the
+ * hash of the directory's real path and the program's identity.  Layout: a
+ * header; the sorted hashes of the regexes known to compile; the bytes of
+ * prefilter_save().  The header ties the file to the program that wrote it (its
+ * executable file's identity and time stamps, since the automaton's layout and
+ * the analysis behind it belong to one build), to the PCRE2 version that
+ * checked the regexes, and to the directory; a checksum covers the rest.  Any
+ * mismatch means "no cache".
  */
 /* realpath() is an X/Open extension. */
 #define _XOPEN_SOURCE 700 /* NOLINT(bugprone-reserved-identifier) */
 #include "kbcache.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -136,23 +138,69 @@ cache_dir(char *dir, size_t size)
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* Where the cache of 'root' lives, and the hash of its real path. */
+/* Where the cache of 'root' for this program lives, with the hash of the
+ * root's real path and the program's identity.  Each program has its
+ * own file, so two builds using one knowledge base do not keep replacing
+ * each other's. */
 static int
-cache_path(const char *root, char *path, size_t size, uint64_t *root_hash)
+cache_path(const char *root, char *path, size_t size, uint64_t *root_hash,
+    uint64_t *program)
 {
 	char dir[FILE_MAX_PATH], *real;
 	int n;
 
-	if (cache_dir(dir, sizeof(dir)) == -1)
+	*program = program_hash();
+	if (*program == 0 || cache_dir(dir, sizeof(dir)) == -1)
 		return -1;
 	real = realpath(root, NULL);
 	if (real == NULL)
 		return -1;
 	*root_hash = text_hash64(real, strlen(real));
 	free(real);
-	n = snprintf(path, size, "%s/kb-%016llx.bin", dir,
-	    (unsigned long long)*root_hash);
+	n = snprintf(path, size, "%s/kb-%016llx-%016llx.bin", dir,
+	    (unsigned long long)*root_hash, (unsigned long long)*program);
 	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* A file in use is touched once a day, so that saving can tell the files
+ * of programs no longer run (rebuilt, upgraded) and remove them. */
+#define TOUCH_AFTER  (24 * 3600)
+#define REMOVE_AFTER (30 * 24 * 3600)
+
+static void
+mark_used(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_mtime + TOUCH_AFTER < time(NULL))
+		(void)utimensat(AT_FDCWD, path, NULL, 0);
+}
+
+/* Remove the cache files of 'root' other than 'keep' not used for
+ * REMOVE_AFTER. */
+static void
+remove_stale(const char *dir, uint64_t root_hash, const char *keep)
+{
+	char prefix[64], path[FILE_MAX_PATH + 64];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+
+	if (d == NULL)
+		return;
+	snprintf(prefix, sizeof(prefix), "kb-%016llx-",
+	    (unsigned long long)root_hash);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
+		        (int)sizeof(path) ||
+		    strcmp(path, keep) == 0)
+			continue;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_mtime + REMOVE_AFTER < time(NULL))
+			(void)unlink(path);
+	}
+	closedir(d);
 }
 
 struct kbcache *
@@ -164,7 +212,7 @@ kbcache_open(const char *root)
 	uint64_t root_hash, program;
 	size_t body;
 
-	if (cache_path(root, path, sizeof(path), &root_hash) == -1)
+	if (cache_path(root, path, sizeof(path), &root_hash, &program) == -1)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -179,10 +227,10 @@ kbcache_open(const char *root)
 	    h.checked_count > body / sizeof(uint64_t) ||
 	    h.automaton_len != body - h.checked_count * sizeof(uint64_t))
 		goto none;
-	program = program_hash();
-	if (program == 0 || h.program != program ||
+	if (h.program != program ||
 	    text_hash64((const char *)c->data + sizeof(h), body) != h.checksum)
 		goto none;
+	mark_used(path);
 	/* malloc() memory, and the header is a multiple of 8 bytes. */
 	c->checked = (const uint64_t *)(const void *)(c->data + sizeof(h));
 	c->checked_count = h.checked_count;
@@ -251,14 +299,11 @@ kbcache_save(const char *root, const struct prefilter *pf)
 	int rc = -1;
 
 	memset(&h, 0, sizeof(h));
-	if (cache_path(root, path, sizeof(path), &h.root) == -1 ||
+	if (cache_path(root, path, sizeof(path), &h.root, &h.program) == -1 ||
 	    cache_dir(dir, sizeof(dir)) == -1)
 		return -1;
 	memcpy(h.magic, cache_magic, sizeof(h.magic));
-	h.program = program_hash();
 	h.engine = engine_hash();
-	if (h.program == 0 || h.engine == 0)
-		return -1;
 	hashes = malloc((n + 1) * sizeof(*hashes));
 	if (hashes == NULL)
 		return -1;
@@ -280,6 +325,7 @@ kbcache_save(const char *root, const struct prefilter *pf)
 	if (file_mkdirs(dir, &d) == -1 ||
 	    file_write_atomic(path, out.data, out.len, 0600, &d) == -1)
 		goto out;
+	remove_stale(dir, h.root, path);
 	rc = 0;
 out:
 	buf_free(&out);

@@ -15,7 +15,9 @@
  * writable directory, BACKBOT_CACHE_DIR=off) every load does the work.
  *
  * The directory is $BACKBOT_CACHE_DIR, else $XDG_CACHE_HOME/backbot, else
- * $HOME/.cache/backbot; one file per knowledge-base directory.
+ * $HOME/.cache/backbot; one file per knowledge-base directory and backbot
+ * executable.  Saving removes the files of the same directory that no
+ * program has used for 30 days (left by earlier builds).
  */
 #ifndef BACKBOT_KBCACHE_H
 #define BACKBOT_KBCACHE_H

@@ -2,9 +2,11 @@
  * saved automaton scans exactly like a freshly built one, damaged or
  * stale caches are never used, and a broken regex is reported whatever
  * the cache holds. */
-#define _DEFAULT_SOURCE /* mkdtemp() */
+#define _DEFAULT_SOURCE /* mkdtemp(), realpath() */
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -435,6 +437,48 @@ broken_regex_is_reported_whatever_the_cache_holds(void **state)
 	scratch_remove(&s);
 }
 
+/* Write an empty file 'name' in 'dir', last modified 'days' ago. */
+static void
+old_file(const char *dir, const char *name, int days, char *path, size_t size)
+{
+	struct timespec when[2];
+	FILE *f;
+
+	snprintf(path, size, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+	when[0].tv_sec = when[1].tv_sec = time(NULL) - (time_t)days * 86400;
+	when[0].tv_nsec = when[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, when, 0), 0);
+}
+
+static void
+files_of_builds_no_longer_used_are_removed(void **state)
+{
+	struct scratch s = {{0}, {0}};
+	char name[128], stale[512], recent[512], other[512], *real;
+	unsigned long long root;
+
+	(void)state;
+	scratch_make(&s);
+	real = realpath(s.kb, NULL);
+	assert_non_null(real);
+	root = (unsigned long long)text_hash64(real, strlen(real));
+	free(real);
+	snprintf(name, sizeof(name), "kb-%016llx-0000000000000001.bin", root);
+	old_file(s.cache, name, 40, stale, sizeof(stale));
+	snprintf(name, sizeof(name), "kb-%016llx-0000000000000002.bin", root);
+	old_file(s.cache, name, 2, recent, sizeof(recent));
+	old_file(s.cache, "kb-0000000000000003-0000000000000001.bin", 40, other,
+	    sizeof(other));
+	bot_free(load_and_compare(s.kb, NULL));
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(recent, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0); /* another directory's */
+	scratch_remove(&s);
+}
+
 static void
 cache_can_be_turned_off(void **state)
 {
@@ -459,6 +503,7 @@ main(void)
 	    cmocka_unit_test(damaged_saved_bytes_are_refused_or_harmless),
 	    cmocka_unit_test(cache_is_written_used_and_replaced_when_damaged),
 	    cmocka_unit_test(broken_regex_is_reported_whatever_the_cache_holds),
+	    cmocka_unit_test(files_of_builds_no_longer_used_are_removed),
 	    cmocka_unit_test(cache_can_be_turned_off),
 	};
 
