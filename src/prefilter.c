@@ -69,7 +69,7 @@ void
 prefilter_free_automaton(struct prefilter *pf)
 {
 	free(pf->first);
-	free(pf->sibling);
+	free(pf->kids);
 	free(pf->fail);
 	free(pf->cls);
 	free(pf->out);
@@ -82,8 +82,11 @@ prefilter_free_automaton(struct prefilter *pf)
 	free(pf->set_starts);
 	free(pf->start_pos);
 	free(pf->start_next);
-	pf->first = pf->sibling = pf->fail = pf->dict = NULL;
-	pf->row_of = pf->rows = NULL;
+	pf->first = pf->fail = pf->dict = NULL;
+	pf->kids = NULL;
+	pf->row_of = NULL;
+	pf->rows = NULL;
+	pf->row_count = pf->row_span = 0;
 	pf->cls = NULL;
 	pf->out = NULL;
 	pf->live = NULL;
@@ -471,11 +474,11 @@ pack_literals(struct prefilter *pf)
 static uint32_t
 child(const struct prefilter *pf, uint32_t s, unsigned c)
 {
-	uint32_t t;
+	uint32_t t, end;
 
 	if (s == 0)
 		return pf->root[c];
-	for (t = pf->first[s]; t != 0; t = pf->sibling[t]) {
+	for (t = pf->first[s], end = t + pf->kids[s]; t < end; t++) {
 		if (pf->cls[t] == c)
 			return t;
 	}
@@ -487,7 +490,7 @@ static uint32_t
 step(const struct prefilter *pf, uint32_t s, unsigned c)
 {
 	for (;;) {
-		uint32_t t, row = pf->row_of != NULL ? pf->row_of[s] : 0;
+		uint32_t t, row = s < pf->row_span ? pf->row_of[s] : 0;
 
 		if (row != 0)
 			return pf->rows[(size_t)(row - 1) * ALPHABET + c];
@@ -512,15 +515,117 @@ trie_size(const struct prefilter *pf)
 	return n;
 }
 
-/* Full rows for the root and the busiest shallow states, in the
- * breadth-first order of 'queue' (so a state's failure target, which is
- * shallower, has its row first). */
-static int
-build_rows(struct prefilter *pf, const uint32_t *queue, size_t count)
+/* While the trie is built, a state's children are a list: first[s], then
+ * through next[]. */
+static uint32_t
+listed_child(
+    const struct prefilter *pf, const uint32_t *next, uint32_t s, unsigned c)
 {
-	uint32_t *row_of = calloc(pf->state_count, sizeof(*row_of));
+	uint32_t t;
+
+	if (s == 0)
+		return pf->root[c];
+	for (t = pf->first[s]; t != 0; t = next[t]) {
+		if (pf->cls[t] == c)
+			return t;
+	}
+	return 0;
+}
+
+/* Number the states breadth-first, turning the children lists into runs
+ * of neighbours (first[s] and kids[s]).  The shallow states, where a
+ * scan spends most of its steps, then sit together at the start of every
+ * array.  -1 when out of memory. */
+static int
+renumber(struct prefilter *pf, const uint32_t *next)
+{
+	size_t n = pf->state_count, head = 0, tail = 0, i;
+	uint32_t *order = malloc(n * sizeof(*order)); /* new id -> old */
+	uint32_t *id = malloc(n * sizeof(*id));       /* old id -> new */
+	uint32_t *first = calloc(n, sizeof(*first));
+	unsigned char *kids = calloc(n, 1), *cls = malloc(n);
+	int32_t *out = malloc(n * sizeof(*out));
+	unsigned c;
+
+	if (order == NULL || id == NULL || first == NULL || kids == NULL ||
+	    cls == NULL || out == NULL)
+		goto fail;
+	id[0] = 0;
+	order[tail++] = 0;
+	while (head < tail) {
+		uint32_t u = order[head++], v;
+		unsigned k = 0;
+
+		for (c = 0; u == 0 && c < ALPHABET; c++) {
+			if (pf->root[c] != 0) {
+				id[pf->root[c]] = (uint32_t)tail;
+				order[tail++] = pf->root[c];
+			}
+		}
+		for (v = u == 0 ? 0 : pf->first[u]; v != 0; v = next[v], k++) {
+			id[v] = (uint32_t)tail;
+			order[tail++] = v;
+		}
+		kids[head - 1] = (unsigned char)k; /* at most ALPHABET */
+	}
+	if (tail != n)
+		goto fail; /* cannot happen: every state is some child */
+	kids[0] = 0;
+	for (i = 0; i < n; i++) {
+		uint32_t u = order[i];
+
+		cls[i] = pf->cls[u];
+		out[i] = pf->out[u];
+		first[i] = kids[i] != 0 ? id[pf->first[u]] : 0;
+	}
+	for (c = 0; c < ALPHABET; c++)
+		pf->root[c] = id[pf->root[c]];
+	free(pf->first);
+	free(pf->cls);
+	free(pf->out);
+	pf->first = first;
+	pf->kids = kids;
+	pf->cls = cls;
+	pf->out = out;
+	free(order);
+	free(id);
+	return 0;
+fail:
+	free(order);
+	free(id);
+	free(first);
+	free(kids);
+	free(cls);
+	free(out);
+	return -1;
+}
+
+/* Failure and dictionary links, breadth-first, which is the order of the
+ * states' numbers: a state's failure target is shallower, so done. */
+static void
+link_failures(struct prefilter *pf)
+{
+	uint32_t u, v;
+
+	for (u = 1; u < pf->state_count; u++) {
+		uint32_t f = pf->fail[u];
+
+		pf->dict[u] = pf->out[f] >= 0 ? f : pf->dict[f];
+		for (v = pf->first[u]; v < pf->first[u] + pf->kids[u]; v++)
+			pf->fail[v] = step(pf, f, pf->cls[v]);
+	}
+}
+
+/* Full rows for the root and the busiest shallow states, breadth-first
+ * (so a state's failure target, which is shallower, has its row first).
+ * -1 when out of memory. */
+static int
+build_rows(struct prefilter *pf)
+{
+	uint16_t *row_of = calloc(pf->state_count, sizeof(*row_of));
 	uint32_t *rows = malloc((size_t)DENSE_ROWS * ALPHABET * sizeof(*rows));
-	size_t i, n = 0;
+	size_t n = 0, span = 1;
+	uint32_t u, v;
 	unsigned c;
 
 	if (row_of == NULL || rows == NULL) {
@@ -528,80 +633,32 @@ build_rows(struct prefilter *pf, const uint32_t *queue, size_t count)
 		free(rows);
 		return -1;
 	}
-	pf->row_of = row_of;
-	pf->rows = rows;
 	for (c = 0; c < ALPHABET; c++)
 		rows[c] = pf->root[c];
-	row_of[0] = (uint32_t)++n;
-	pf->row_count = n;
-	for (i = 0; i < count && n < DENSE_ROWS; i++) {
-		uint32_t u = queue[i], v, *row = rows + n * ALPHABET;
-		unsigned children = 0;
+	row_of[0] = (uint16_t)++n;
+	for (u = 1; u < pf->state_count && n < DENSE_ROWS; u++) {
+		uint32_t *row = rows + n * ALPHABET;
 
-		for (v = pf->first[u]; v != 0; v = pf->sibling[v])
-			children++;
-		if (children < DENSE_MIN)
+		if (pf->kids[u] < DENSE_MIN)
 			continue;
 		for (c = 0; c < ALPHABET; c++) {
 			v = child(pf, u, c);
 			row[c] = v != 0 ? v : step(pf, pf->fail[u], c);
 		}
-		row_of[u] = (uint32_t)++n;
+		row_of[u] = (uint16_t)++n;
+		span = u + 1;
 	}
+	pf->row_of = row_of;
+	pf->rows = rows;
 	pf->row_count = n;
-	return 0;
-}
-
-/* Number the states in breadth-first order ('queue' holds every state
- * but the root in that order; afterwards queue[i] is i + 1).  The
- * shallow states, where a scan spends most of its steps, then sit
- * together at the start of every array, and a state's children are
- * neighbours.  -1 when out of memory (nothing changed). */
-static int
-renumber(struct prefilter *pf, uint32_t *queue, size_t count)
-{
-	size_t n = count + 1, i;
-	uint32_t *id = malloc(pf->state_count * sizeof(*id));
-	uint32_t *arrays[4] = {pf->first, pf->sibling, pf->fail, pf->dict};
-	uint32_t *moved = malloc(n * sizeof(*moved));
-	int32_t *out = malloc(n * sizeof(*out));
-	unsigned char *cls = malloc(n);
-	unsigned k;
-
-	if (id == NULL || moved == NULL || out == NULL || cls == NULL ||
-	    n != pf->state_count) {
-		free(id);
-		free(moved);
-		free(out);
-		free(cls);
-		return -1;
-	}
-	id[0] = 0;
-	for (i = 0; i < count; i++)
-		id[queue[i]] = (uint32_t)(i + 1);
-	/* Links: 0 stays 0 (the root, or none). */
-	for (k = 0; k < 4; k++) {
-		moved[0] = id[arrays[k][0]];
-		for (i = 0; i < count; i++)
-			moved[i + 1] = id[arrays[k][queue[i]]];
-		memcpy(arrays[k], moved, n * sizeof(*moved));
-	}
-	out[0] = pf->out[0];
-	cls[0] = pf->cls[0];
-	for (i = 0; i < count; i++) {
-		out[i + 1] = pf->out[queue[i]];
-		cls[i + 1] = pf->cls[queue[i]];
-	}
-	memcpy(pf->out, out, n * sizeof(*out));
-	memcpy(pf->cls, cls, n);
-	for (k = 0; k < ALPHABET; k++)
-		pf->root[k] = id[pf->root[k]];
-	for (i = 0; i < count; i++)
-		queue[i] = (uint32_t)(i + 1);
-	free(id);
-	free(moved);
-	free(out);
-	free(cls);
+	pf->row_span = span;
+	/* Only the busy states' part is needed. */
+	row_of = realloc(pf->row_of, span * sizeof(*row_of));
+	if (row_of != NULL)
+		pf->row_of = row_of;
+	rows = realloc(pf->rows, n * ALPHABET * sizeof(*rows));
+	if (rows != NULL)
+		pf->rows = rows;
 	return 0;
 }
 
@@ -624,8 +681,8 @@ prefilter_alloc_scan(struct prefilter *pf)
 int
 prefilter_build(struct prefilter *pf)
 {
-	size_t total, i, head, tail;
-	uint32_t *queue = NULL, st;
+	size_t total, i;
+	uint32_t *next = NULL, st;
 	int rc = -1;
 
 	if (pf->built)
@@ -646,15 +703,13 @@ prefilter_build(struct prefilter *pf)
 	if (total == SIZE_MAX || total >= UINT32_MAX)
 		goto out;
 	pf->first = calloc(total, sizeof(*pf->first));
-	pf->sibling = calloc(total, sizeof(*pf->sibling));
 	pf->fail = calloc(total, sizeof(*pf->fail));
 	pf->cls = calloc(total, sizeof(*pf->cls));
 	pf->out = malloc(total * sizeof(*pf->out));
 	pf->dict = calloc(total, sizeof(*pf->dict));
-	queue = malloc(total * sizeof(*queue));
-	if (pf->first == NULL || pf->sibling == NULL || pf->fail == NULL ||
-	    pf->cls == NULL || pf->out == NULL || pf->dict == NULL ||
-	    queue == NULL)
+	next = calloc(total, sizeof(*next));
+	if (pf->first == NULL || pf->fail == NULL || pf->cls == NULL ||
+	    pf->out == NULL || pf->dict == NULL || next == NULL)
 		goto out;
 	/* The trie; state 0 is the root. */
 	pf->state_count = 1;
@@ -664,7 +719,7 @@ prefilter_build(struct prefilter *pf)
 
 		for (st = 0; *p != '\0'; p++) {
 			unsigned c = byte_class(*p);
-			uint32_t t = child(pf, st, c);
+			uint32_t t = listed_child(pf, next, st, c);
 
 			if (t == 0) {
 				if (pf->state_count >= total)
@@ -676,7 +731,7 @@ prefilter_build(struct prefilter *pf)
 				if (st == 0) {
 					pf->root[c] = t;
 				} else {
-					pf->sibling[t] = pf->first[st];
+					next[t] = pf->first[st];
 					pf->first[st] = t;
 				}
 			}
@@ -684,24 +739,10 @@ prefilter_build(struct prefilter *pf)
 		}
 		pf->out[st] = (int32_t)i;
 	}
-	/* Breadth-first: failure and dictionary links. */
-	head = tail = 0;
-	for (i = 0; i < ALPHABET; i++) {
-		if (pf->root[i] != 0)
-			queue[tail++] = pf->root[i];
-	}
-	while (head < tail) {
-		uint32_t u = queue[head++], v;
-
-		pf->dict[u] = pf->out[pf->fail[u]] >= 0 ? pf->fail[u]
-		                                        : pf->dict[pf->fail[u]];
-		for (v = pf->first[u]; v != 0; v = pf->sibling[v]) {
-			pf->fail[v] = step(pf, pf->fail[u], pf->cls[v]);
-			queue[tail++] = v;
-		}
-	}
-	if (renumber(pf, queue, tail) == -1 ||
-	    build_rows(pf, queue, tail) == -1)
+	if (renumber(pf, next) == -1)
+		goto out;
+	link_failures(pf);
+	if (build_rows(pf) == -1)
 		goto out;
 	pf->built = true;
 	rc = 0;
@@ -721,7 +762,7 @@ forget:
 	pf->saved = NULL;
 	pf->saved_len = 0;
 out:
-	free(queue);
+	free(next);
 	return rc;
 }
 

@@ -115,17 +115,21 @@ struct prefilter {
 	struct exact_ref *exacts;      /* their exact regexes, likewise */
 	size_t ref_count, exact_count;
 	size_t lit_count, lit_cap;
-	/* The trie: the root's edges in a full row; every other state's
-	 * children in a list (first child, next sibling, edge class), as
-	 * most states have one child.  'fail' is the Aho-Corasick failure
-	 * link. */
+	/* The trie, its states numbered breadth-first: the root's edges in
+	 * a full row; every other state's children are neighbours, kids[s]
+	 * of them from first[s], with their edge classes in cls[] (most
+	 * states have one child).  'fail' is the Aho-Corasick failure link.
+	 */
 	uint32_t root[ALPHABET];
-	uint32_t *first, *sibling, *fail;
+	uint32_t *first, *fail;
+	unsigned char *kids;
 	/* Busy states (the root, shallow states with many children) also
 	 * get a full row of moves, failure links already followed, so a step
-	 * from them is one lookup: row_of[s] is 1 + its row, or 0. */
-	uint32_t *row_of, *rows;
-	size_t row_count;
+	 * from them is one lookup: row_of[s] is 1 + its row, or 0 (and 0 for
+	 * every state from row_span on: busy states are shallow). */
+	uint16_t *row_of;
+	uint32_t *rows;
+	size_t row_count, row_span;
 	unsigned char *cls;
 	int32_t *out;   /* literal ending here, or -1 */
 	uint32_t *dict; /* next state on the suffix chain with

@@ -19,12 +19,12 @@
 #include "prefilter.h"
 #include "prefilter_impl.h"
 
-#define SAVED_MAGIC 0x31766c6966657270u /* "prefilv1", little-endian */
+#define SAVED_MAGIC 0x32766c6966657270u /* "prefilv2", little-endian */
 
 struct saved_header {
 	uint64_t magic;
 	uint64_t regex_count, set_count, lit_count, ref_count, exact_count;
-	uint64_t state_count, row_count;
+	uint64_t state_count, row_count, row_span;
 	uint32_t root[ALPHABET];
 };
 
@@ -71,6 +71,7 @@ prefilter_save(const struct prefilter *pf, struct buf *out)
 	h.exact_count = pf->exact_count;
 	h.state_count = pf->state_count;
 	h.row_count = pf->row_count;
+	h.row_span = pf->row_span;
 	memcpy(h.root, pf->root, sizeof(h.root));
 	r = calloc(pf->regex_count + 1, sizeof(*r));
 	s = calloc(pf->set_count + 1, sizeof(*s));
@@ -99,12 +100,12 @@ prefilter_save(const struct prefilter *pf, struct buf *out)
 	    put(out, pf->refs, pf->ref_count * sizeof(*pf->refs)) == -1 ||
 	    put(out, pf->exacts, pf->exact_count * sizeof(*pf->exacts)) == -1 ||
 	    put(out, pf->first, n * sizeof(*pf->first)) == -1 ||
-	    put(out, pf->sibling, n * sizeof(*pf->sibling)) == -1 ||
+	    put(out, pf->kids, n * sizeof(*pf->kids)) == -1 ||
 	    put(out, pf->fail, n * sizeof(*pf->fail)) == -1 ||
 	    put(out, pf->dict, n * sizeof(*pf->dict)) == -1 ||
 	    put(out, pf->out, n * sizeof(*pf->out)) == -1 ||
 	    put(out, pf->cls, n * sizeof(*pf->cls)) == -1 ||
-	    put(out, pf->row_of, n * sizeof(*pf->row_of)) == -1 ||
+	    put(out, pf->row_of, pf->row_span * sizeof(*pf->row_of)) == -1 ||
 	    put(out, pf->rows, pf->row_count * ALPHABET * sizeof(*pf->rows)) ==
 	        -1)
 		goto out;
@@ -247,13 +248,17 @@ trie_fits(const struct prefilter *pf, const struct saved_header *h)
 	if (depth == NULL || queue == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (pf->first[i] >= n || pf->sibling[i] >= n ||
-		    pf->fail[i] >= n || pf->dict[i] >= n ||
-		    pf->cls[i] >= ALPHABET || pf->row_of[i] > h->row_count ||
+		if ((uint64_t)pf->first[i] + pf->kids[i] > n ||
+		    pf->kids[i] > ALPHABET || pf->fail[i] >= n ||
+		    pf->dict[i] >= n || pf->cls[i] >= ALPHABET ||
 		    (pf->out[i] != -1 &&
 		        (pf->out[i] < 0 || (size_t)pf->out[i] >= h->lit_count)))
 			goto out;
 		depth[i] = UINT32_MAX; /* not reached yet */
+	}
+	for (i = 0; i < h->row_span; i++) {
+		if (pf->row_of[i] > h->row_count)
+			goto out;
 	}
 	for (i = 0; i < h->row_count * ALPHABET; i++) {
 		if (pf->rows[i] >= n)
@@ -274,7 +279,7 @@ trie_fits(const struct prefilter *pf, const struct saved_header *h)
 	while (head < tail) {
 		uint32_t u = queue[head++], v;
 
-		for (v = pf->first[u]; v != 0; v = pf->sibling[v]) {
+		for (v = pf->first[u]; v < pf->first[u] + pf->kids[u]; v++) {
 			if (depth[v] != UINT32_MAX)
 				goto out; /* reached twice: not a tree */
 			depth[v] = depth[u] + 1;
@@ -290,7 +295,7 @@ trie_fits(const struct prefilter *pf, const struct saved_header *h)
 		        pf->lit_refs[pf->out[i]].len != depth[i]))
 			goto out;
 	}
-	ok = pf->out[0] == -1 && pf->row_of[0] != 0;
+	ok = pf->out[0] == -1 && pf->kids[0] == 0 && pf->row_of[0] != 0;
 out:
 	free(depth);
 	free(queue);
@@ -334,7 +339,8 @@ prefilter_take_saved(struct prefilter *pf)
 	    h.set_count >= UINT32_MAX || h.lit_count >= INT32_MAX ||
 	    h.ref_count >= UINT32_MAX || h.exact_count >= UINT32_MAX ||
 	    h.state_count == 0 || h.state_count >= UINT32_MAX ||
-	    h.row_count == 0 || h.row_count > h.state_count)
+	    h.row_count == 0 || h.row_count > h.state_count ||
+	    h.row_span == 0 || h.row_span > h.state_count)
 		return -1;
 	r = take(&rd, h.regex_count, sizeof(*r));
 	if (r == NULL || !regexes_fit(pf, &h, r))
@@ -347,17 +353,18 @@ prefilter_take_saved(struct prefilter *pf)
 	pf->exact_count = h.exact_count;
 	pf->state_count = n;
 	pf->row_count = h.row_count;
+	pf->row_span = h.row_span;
 	pf->set = calloc(h.set_count + 1, sizeof(*pf->set));
 	pf->lit_refs = take(&rd, h.lit_count, sizeof(*pf->lit_refs));
 	pf->refs = take(&rd, h.ref_count, sizeof(*pf->refs));
 	pf->exacts = take(&rd, h.exact_count, sizeof(*pf->exacts));
 	pf->first = take(&rd, n, sizeof(*pf->first));
-	pf->sibling = take(&rd, n, sizeof(*pf->sibling));
+	pf->kids = take(&rd, n, sizeof(*pf->kids));
 	pf->fail = take(&rd, n, sizeof(*pf->fail));
 	pf->dict = take(&rd, n, sizeof(*pf->dict));
 	pf->out = take(&rd, n, sizeof(*pf->out));
 	pf->cls = take(&rd, n, sizeof(*pf->cls));
-	pf->row_of = take(&rd, n, sizeof(*pf->row_of));
+	pf->row_of = take(&rd, h.row_span, sizeof(*pf->row_of));
 	pf->rows = take(&rd, h.row_count * ALPHABET, sizeof(*pf->rows));
 	if (rd.bad || rd.left != 0 || s == NULL || pf->set == NULL)
 		goto fail;
