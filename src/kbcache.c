@@ -162,10 +162,13 @@ cache_path(const char *root, char *path, size_t size, uint64_t *root_hash,
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* A file in use is touched once a day, so that saving can tell the files
- * of programs no longer run (rebuilt, upgraded) and remove them. */
-#define TOUCH_AFTER  (24 * 3600)
+/* A file in use is touched once an hour, so that saving can tell the
+ * files of programs no longer run (earlier builds) and remove them: a
+ * knowledge base keeps the files of its KEEP_FILES most recently used
+ * programs, none unused for REMOVE_AFTER. */
+#define TOUCH_AFTER  3600
 #define REMOVE_AFTER (30 * 24 * 3600)
+#define KEEP_FILES   4
 
 static void
 mark_used(const char *path)
@@ -176,12 +179,29 @@ mark_used(const char *path)
 		(void)utimensat(AT_FDCWD, path, NULL, 0);
 }
 
-/* Remove the cache files of 'root' other than 'keep' not used for
- * REMOVE_AFTER. */
+struct cache_file {
+	char name[64];
+	time_t used;
+};
+
+static int
+most_recent_first(const void *a, const void *b)
+{
+	time_t x = ((const struct cache_file *)a)->used;
+	time_t y = ((const struct cache_file *)b)->used;
+
+	return x > y ? -1 : x < y;
+}
+
+/* Remove the files of the knowledge base 'root_hash' other than 'keep'
+ * (a name in 'dir') beyond the KEEP_FILES - 1 most recently used, and
+ * any unused for REMOVE_AFTER. */
 static void
 remove_stale(const char *dir, uint64_t root_hash, const char *keep)
 {
 	char prefix[64], path[FILE_MAX_PATH + 64];
+	struct cache_file *files = NULL, *nf;
+	size_t count = 0, cap = 0, i;
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	struct stat st;
@@ -192,15 +212,36 @@ remove_stale(const char *dir, uint64_t root_hash, const char *keep)
 	    (unsigned long long)root_hash);
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+		    strlen(e->d_name) >= sizeof(files->name) ||
+		    strcmp(e->d_name, keep) == 0 ||
 		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
 		        (int)sizeof(path) ||
-		    strcmp(path, keep) == 0)
+		    stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_mtime + REMOVE_AFTER < time(NULL))
-			(void)unlink(path);
+		if (count == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			nf = realloc(files, cap * sizeof(*files));
+			if (nf == NULL)
+				break;
+			files = nf;
+		}
+		snprintf(
+		    files[count].name, sizeof(files->name), "%s", e->d_name);
+		files[count++].used = st.st_mtime;
 	}
 	closedir(d);
+	if (files == NULL)
+		return;
+	qsort(files, count, sizeof(*files), most_recent_first);
+	for (i = 0; i < count; i++) {
+		if (i + 1 < KEEP_FILES &&
+		    files[i].used + REMOVE_AFTER >= time(NULL))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, files[i].name) <
+		    (int)sizeof(path))
+			(void)unlink(path);
+	}
+	free(files);
 }
 
 struct kbcache *
@@ -325,7 +366,7 @@ kbcache_save(const char *root, const struct prefilter *pf)
 	if (file_mkdirs(dir, &d) == -1 ||
 	    file_write_atomic(path, out.data, out.len, 0600, &d) == -1)
 		goto out;
-	remove_stale(dir, h.root, path);
+	remove_stale(dir, h.root, strrchr(path, '/') + 1);
 	rc = 0;
 out:
 	buf_free(&out);

@@ -16,8 +16,9 @@
  *
  * The directory is $BACKBOT_CACHE_DIR, else $XDG_CACHE_HOME/backbot, else
  * $HOME/.cache/backbot; one file per knowledge-base directory and backbot
- * executable.  Saving removes the files of the same directory that no
- * program has used for 30 days (left by earlier builds).
+ * executable.  Saving keeps the files of the four programs that used the
+ * directory most recently and removes the others (left by earlier
+ * builds), and any unused for 30 days.
  */
 #ifndef BACKBOT_KBCACHE_H
 #define BACKBOT_KBCACHE_H

@@ -457,8 +457,10 @@ static void
 files_of_builds_no_longer_used_are_removed(void **state)
 {
 	struct scratch s = {{0}, {0}};
-	char name[128], stale[512], recent[512], other[512], *real;
+	char name[128], path[6][512], other[512], *real;
 	unsigned long long root;
+	static const int days[6] = {40, 2, 5, 1, 3, 4};
+	int i;
 
 	(void)state;
 	scratch_make(&s);
@@ -466,16 +468,22 @@ files_of_builds_no_longer_used_are_removed(void **state)
 	assert_non_null(real);
 	root = (unsigned long long)text_hash64(real, strlen(real));
 	free(real);
-	snprintf(name, sizeof(name), "kb-%016llx-0000000000000001.bin", root);
-	old_file(s.cache, name, 40, stale, sizeof(stale));
-	snprintf(name, sizeof(name), "kb-%016llx-0000000000000002.bin", root);
-	old_file(s.cache, name, 2, recent, sizeof(recent));
+	/* Six files of other builds, last used 'days' ago. */
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "kb-%016llx-%016d.bin", root, i);
+		old_file(s.cache, name, days[i], path[i], sizeof(path[i]));
+	}
 	old_file(s.cache, "kb-0000000000000003-0000000000000001.bin", 40, other,
 	    sizeof(other));
 	bot_free(load_and_compare(s.kb, NULL));
-	assert_int_equal(access(stale, F_OK), -1);
-	assert_int_equal(access(recent, F_OK), 0);
-	assert_int_equal(access(other, F_OK), 0); /* another directory's */
+	/* This build's file and the three used most recently stay. */
+	assert_int_equal(access(path[0], F_OK), -1); /* 40 days */
+	assert_int_equal(access(path[1], F_OK), 0);  /* 2 */
+	assert_int_equal(access(path[2], F_OK), -1); /* 5 */
+	assert_int_equal(access(path[3], F_OK), 0);  /* 1 */
+	assert_int_equal(access(path[4], F_OK), 0);  /* 3 */
+	assert_int_equal(access(path[5], F_OK), -1); /* 4 */
+	assert_int_equal(access(other, F_OK), 0);    /* another directory's */
 	scratch_remove(&s);
 }
 
