@@ -982,13 +982,6 @@ ws_alternation(struct parser *ps)
 	return all;
 }
 
-bool
-is_word_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_';
-}
-
 /* A quick look for syntax that can never be a plain word list, to spare
  * the enumeration for regexes that would fail it anyway. */
 static bool

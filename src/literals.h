@@ -79,7 +79,13 @@ bool regex_words(
  * is always valid PCRE2, so compiling it can wait until it is needed. */
 bool regex_is_word_list(const char *src);
 
-/* Letters, digits and '_', as \w and \b see them. */
-bool is_word_char(char c);
+/* Letters, digits and '_', as \w and \b see them (inline: the scan
+ * asks around every literal it finds). */
+static inline bool
+is_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
 
 #endif
