@@ -225,8 +225,8 @@ remove_stale(const char *dir, uint64_t root_hash, const char *keep)
 				break;
 			files = nf;
 		}
-		snprintf(
-		    files[count].name, sizeof(files->name), "%s", e->d_name);
+		/* Shorter than 'name': checked above. */
+		memcpy(files[count].name, e->d_name, strlen(e->d_name) + 1);
 		files[count++].used = st.st_mtime;
 	}
 	closedir(d);
