@@ -44,6 +44,17 @@ BOB = "@bob:localhost"
 CAROL = "@carol:localhost"
 
 
+
+def bot_environment():
+    """The bot's environment: ours without backbot's settings, which each
+    scenario sets itself, but keeping the compiled-knowledge-base cache
+    where `make test` put it (never the user's own cache)."""
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("BACKBOT_") or k == "BACKBOT_CACHE_DIR"}
+    if "BACKBOT_CACHE_DIR" not in e:
+        e["BACKBOT_CACHE_DIR"] = "off"
+    return e
+
 class Failure(Exception):
     pass
 
@@ -87,8 +98,7 @@ class Env:
             cfg = self.config()
         with open(path, "w") as f:
             json.dump(cfg, f)
-        e = {k: v for k, v in os.environ.items()
-             if not k.startswith("BACKBOT_")}
+        e = bot_environment()
         e["XDG_STATE_HOME"] = os.path.join(self.tmp, "xdg-state")
         e["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "xdg-config")
         e.update(env or {})
@@ -543,8 +553,7 @@ def sc_config(env):
         with open(path, "w") as f:
             f.write('{"homeserver": ' if cfg is None else json.dumps(cfg))
         env.logs.append(os.path.join(env.tmp, "cfg-%d.log" % len(env.logs)))
-        ee = {k: v for k, v in os.environ.items()
-              if not k.startswith("BACKBOT_")}
+        ee = bot_environment()
         ee.update(e)
         ee["XDG_STATE_HOME"] = os.path.join(env.tmp, "xdg")
         with open(env.logs[-1], "w") as out:
