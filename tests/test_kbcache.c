@@ -79,9 +79,9 @@ static void
 compare_line(const char *line, void *ctx)
 {
 	struct two *w = ctx;
+	struct test_matcher built = {w->built->set, w->built->t, w->built->env};
+	struct test_matcher taken = {w->taken->set, w->taken->t, w->taken->env};
 	char norm[TEXT_NORM_SIZE(4096)];
-	struct intent_score r1[4], r2[4];
-	struct triage_result t1, t2;
 	const size_t *live1, *live2;
 	size_t n1, n2, len, i;
 
@@ -97,17 +97,7 @@ compare_line(const char *line, void *ctx)
 	for (i = 0; i < prefilter_regex_count(w->built->pf); i++)
 		assert_int_equal(prefilter_possible(w->built->pf, i),
 		    prefilter_possible(w->taken->pf, i));
-	n1 = intent_rank(w->built->set, w->built->env, norm, len, r1, 4);
-	n2 = intent_rank(w->taken->set, w->taken->env, norm, len, r2, 4);
-	assert_int_equal(n1, n2);
-	for (i = 0; i < n1; i++) {
-		assert_int_equal(r1[i].index, r2[i].index);
-		assert_true(r1[i].score == r2[i].score);
-	}
-	triage_assess(w->built->t, w->built->env, norm, len, &t1);
-	triage_assess(w->taken->t, w->taken->env, norm, len, &t2);
-	assert_int_equal(t1.level, t2.level);
-	assert_int_equal(t1.reason_count, t2.reason_count);
+	test_assert_same_results(&built, &taken, norm, len);
 }
 
 static void

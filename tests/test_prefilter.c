@@ -329,25 +329,15 @@ static void
 compare_line(const char *line, void *ctx)
 {
 	struct both_ways *w = ctx;
+	struct test_matcher plain = {w->set, w->t, w->plain};
+	struct test_matcher fast = {w->set, w->t, w->fast};
 	char norm[TEXT_NORM_SIZE(4096)];
-	struct intent_score r1[4], r2[4];
-	struct triage_result t1, t2;
-	size_t n1, n2, len, i;
+	size_t len;
 
 	len = text_normalise(line, strlen(line), norm, sizeof(norm), w->lex);
 	rx_env_begin(w->plain, norm, len);
 	rx_env_begin(w->fast, norm, len);
-	n1 = intent_rank(w->set, w->plain, norm, len, r1, 4);
-	n2 = intent_rank(w->set, w->fast, norm, len, r2, 4);
-	assert_int_equal(n1, n2);
-	for (i = 0; i < n1; i++) {
-		assert_int_equal(r1[i].index, r2[i].index);
-		assert_true(r1[i].score == r2[i].score);
-	}
-	triage_assess(w->t, w->plain, norm, len, &t1);
-	triage_assess(w->t, w->fast, norm, len, &t2);
-	assert_int_equal(t1.level, t2.level);
-	assert_int_equal(t1.reason_count, t2.reason_count);
+	test_assert_same_results(&plain, &fast, norm, len);
 }
 
 /* The shipped knowledge base ranks intents and triages every corpus line

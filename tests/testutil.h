@@ -19,6 +19,9 @@
 
 #include "bot.h"
 #include "diag.h"
+#include "intent.h"
+#include "pattern.h"
+#include "triage.h"
 
 /* The repository root: $BACKBOT_ROOT, else ".". */
 static inline const char *
@@ -61,6 +64,36 @@ test_each_table_line(void (*fn)(const char *line, void *ctx), void *ctx)
 		fclose(in);
 	}
 	return n;
+}
+
+/* Intents and triage, matched through 'env'. */
+struct test_matcher {
+	struct intent_set *set;
+	struct triage *t;
+	struct rx_env *env;
+};
+
+/* 'a' and 'b' rank the same intents with the same scores and triage
+ * normalised text 'norm' alike (after rx_env_begin() on both). */
+static inline void
+test_assert_same_results(const struct test_matcher *a,
+    const struct test_matcher *b, const char *norm, size_t len)
+{
+	struct intent_score r1[4], r2[4];
+	struct triage_result t1, t2;
+	size_t n1, n2, i;
+
+	n1 = intent_rank(a->set, a->env, norm, len, r1, 4);
+	n2 = intent_rank(b->set, b->env, norm, len, r2, 4);
+	assert_int_equal(n1, n2);
+	for (i = 0; i < n1; i++) {
+		assert_int_equal(r1[i].index, r2[i].index);
+		assert_true(r1[i].score == r2[i].score);
+	}
+	triage_assess(a->t, a->env, norm, len, &t1);
+	triage_assess(b->t, b->env, norm, len, &t2);
+	assert_int_equal(t1.level, t2.level);
+	assert_int_equal(t1.reason_count, t2.reason_count);
 }
 
 /* True when any message in 'd' contains 'needle'. */
