@@ -99,6 +99,59 @@ link_answers(struct bot *bot, const char *root, struct diag *d)
 	return problems;
 }
 
+/* The knowledge base's example utterances, normalised: what the
+ * prefilter is tuned on (prefilter_tune()). */
+struct samples {
+	const struct lexicon *lex;
+	char **text;
+	size_t *len;
+	size_t count, cap;
+};
+
+static void
+add_sample(const char *example, void *ctx)
+{
+	struct samples *s = ctx;
+	size_t len = strlen(example), size = TEXT_NORM_SIZE(len);
+	char *norm;
+
+	if (s->count == s->cap) {
+		size_t ncap = s->cap == 0 ? 256 : s->cap * 2;
+		char **nt = realloc(s->text, ncap * sizeof(*nt));
+		size_t *nl;
+
+		if (nt == NULL)
+			return; /* a smaller sample only tunes less */
+		s->text = nt;
+		nl = realloc(s->len, ncap * sizeof(*nl));
+		if (nl == NULL)
+			return;
+		s->len = nl;
+		s->cap = ncap;
+	}
+	norm = malloc(size);
+	if (norm == NULL)
+		return;
+	s->len[s->count] = text_normalise(example, len, norm, size, s->lex);
+	s->text[s->count++] = norm;
+}
+
+static void
+tune_prefilter(struct bot *bot)
+{
+	struct samples s = {bot->lex, NULL, NULL, 0, 0};
+	size_t i;
+
+	intent_each_example(bot->intents, add_sample, &s);
+	triage_each_example(bot->triage, add_sample, &s);
+	prefilter_tune(
+	    bot->prefilter, (const char *const *)s.text, s.len, s.count);
+	for (i = 0; i < s.count; i++)
+		free(s.text[i]);
+	free(s.text);
+	free(s.len);
+}
+
 /* Load the knowledge base at 'root'; with 'use_cache', take what an
  * earlier load worked out from the cache (kbcache.h). */
 static struct bot *
@@ -159,6 +212,8 @@ load(const char *root, bool use_cache, struct diag *d)
 		if (saved != NULL)
 			prefilter_use_saved(bot->prefilter, saved, len);
 		if (prefilter_build(bot->prefilter) == 0) {
+			if (!prefilter_reused(bot->prefilter))
+				tune_prefilter(bot);
 			intent_index(bot->intents, bot->prefilter);
 			triage_index(bot->triage, bot->prefilter);
 			rx_env_use_prefilter(bot->env, bot->prefilter);

@@ -315,6 +315,18 @@ intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
 }
 
 void
+intent_each_example(const struct intent_set *set,
+    void (*fn)(const char *example, void *ctx), void *ctx)
+{
+	size_t i, j;
+
+	for (i = 0; i < set->count; i++) {
+		for (j = 0; j < set->items[i].example_count; j++)
+			fn(set->items[i].examples[j], ctx);
+	}
+}
+
+void
 intent_register(struct intent_set *set, struct prefilter *pf)
 {
 	size_t i, j;

@@ -49,6 +49,10 @@ long intent_find(const struct intent_set *set, const char *id);
 size_t intent_check_examples(const struct intent_set *set, struct rx_env *env,
     const struct lexicon *lex, struct diag *d);
 
+/* Call fn(example, ctx) for every example utterance of every intent. */
+void intent_each_example(const struct intent_set *set,
+    void (*fn)(const char *example, void *ctx), void *ctx);
+
 /* Register every regex with a prefilter (see prefilter.h). */
 void intent_register(struct intent_set *set, struct prefilter *pf);
 

@@ -890,6 +890,124 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	}
 }
 
+/* A set found in at least this share of the sample texts is common. */
+#define COMMON_PERCENT 50
+
+/* Keep in each regex its sets that are not common; when all are, the
+ * one found least often.  Exact regexes keep their own set. */
+static void
+drop_common_sets(struct prefilter *pf, const uint32_t *found, size_t n)
+{
+	size_t r, k, kept;
+
+	for (r = 0; r < pf->regex_count; r++) {
+		struct regex_info *ri = &pf->regex[r];
+		size_t least = 0;
+
+		if (ri->exact || ri->set_count < 2)
+			continue;
+		for (k = kept = 0; k < ri->set_count; k++) {
+			uint32_t id = ri->sets[k];
+
+			if (found[id] < found[ri->sets[least]])
+				least = k;
+			if ((uint64_t)found[id] * 100 <
+			    (uint64_t)n * COMMON_PERCENT)
+				ri->sets[kept++] = id;
+		}
+		if (kept == 0)
+			ri->sets[kept++] = ri->sets[least];
+		ri->set_count = (unsigned char)kept;
+	}
+}
+
+/* Remove from the literals' mark lists every set no regex checks (start
+ * lists stay: anchored searches use them). */
+static void
+stop_marking_unused(struct prefilter *pf)
+{
+	bool *used = calloc(pf->set_count + 1, sizeof(*used));
+	size_t r, k, i, w = 0;
+
+	if (used == NULL)
+		return; /* only costs time */
+	for (r = 0; r < pf->regex_count; r++) {
+		for (k = 0; k < pf->regex[r].set_count; k++)
+			used[pf->regex[r].sets[k]] = true;
+	}
+	for (i = 0; i < pf->lit_count; i++) {
+		struct literal_refs *l = &pf->lit_refs[i];
+		uint32_t at[9];
+
+		for (k = 0; k < 8; k++) {
+			size_t j;
+
+			at[k] = (uint32_t)w;
+			for (j = l->at[k]; j < l->at[k + 1]; j++) {
+				if (k >= 4 || used[pf->refs[j]])
+					pf->refs[w++] = pf->refs[j];
+			}
+		}
+		at[8] = (uint32_t)w;
+		memcpy(l->at, at, sizeof(at));
+	}
+	pf->ref_count = w;
+	free(used);
+}
+
+/* How rare a set is: found in fewer sample texts first, then by its
+ * shortest literal as before.  Each regex's sets are put rarest first,
+ * so a check that fails fails soonest and the key (sets[0]) is the set
+ * that occurs least. */
+static void
+rank_by_rarity(struct prefilter *pf, const uint32_t *found, size_t n)
+{
+	size_t r, k, j;
+
+	for (k = 0; k < pf->set_count; k++) {
+		if (pf->set[k].score == SIZE_MAX)
+			continue; /* an exact regex's own: rarest of all */
+		pf->set[k].score = (n - (found[k] < n ? found[k] : n)) * 1024 +
+		    (pf->set[k].score < 1023 ? pf->set[k].score : 1023);
+	}
+	for (r = 0; r < pf->regex_count; r++) {
+		struct regex_info *ri = &pf->regex[r];
+
+		for (k = 1; k < ri->set_count; k++) {
+			uint32_t id = ri->sets[k];
+
+			for (j = k; j > 0 &&
+			     pf->set[ri->sets[j - 1]].score < pf->set[id].score;
+			     j--)
+				ri->sets[j] = ri->sets[j - 1];
+			ri->sets[j] = id;
+		}
+	}
+}
+
+void
+prefilter_tune(struct prefilter *pf, const char *const *texts,
+    const size_t *lens, size_t n)
+{
+	uint32_t *found;
+	size_t i, k;
+
+	if (!pf->built || pf->reused || n == 0)
+		return;
+	found = calloc(pf->set_count + 1, sizeof(*found));
+	if (found == NULL)
+		return; /* only costs time */
+	for (i = 0; i < n; i++) {
+		prefilter_scan(pf, texts[i], lens[i]);
+		for (k = 0; k < pf->live_count; k++)
+			found[pf->live[k]]++;
+	}
+	drop_common_sets(pf, found, n);
+	stop_marking_unused(pf);
+	rank_by_rarity(pf, found, n);
+	free(found);
+}
+
 int
 prefilter_exact(
     const struct prefilter *pf, size_t id, size_t *start, size_t *end)

@@ -43,6 +43,18 @@ size_t prefilter_add(struct prefilter *pf, const char *src);
  * memory: every regex is then reported possible). */
 int prefilter_build(struct prefilter *pf);
 
+/* Tune the built automaton on sample texts ('n' normalised texts like
+ * those it will scan; the knowledge base's own examples do).  A literal
+ * set found in most of them ("my", "back") says little, so a regex that
+ * also needs a rarer set stops checking it, and a set no regex checks any
+ * more is no longer marked by scans, which then do less.  It only ever
+ * makes regexes possible more often, so no answer changes.  Call after
+ * prefilter_build() built the automaton (not when it took a saved one,
+ * which is tuned already), before prefilter_save() and before the sets
+ * are used as keys. */
+void prefilter_tune(struct prefilter *pf, const char *const *texts,
+    const size_t *lens, size_t n);
+
 /* Saving the work: analysing ~1,000 regexes and building the automaton
  * takes tens of milliseconds, and depends on nothing but the regexes.
  *

@@ -711,6 +711,20 @@ triage_assess(struct triage *t, struct rx_env *env, const char *norm,
 }
 
 void
+triage_each_example(const struct triage *t,
+    void (*fn)(const char *example, void *ctx), void *ctx)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->rule_count; i++) {
+		for (j = 0; j < t->rules[i].example_count; j++)
+			fn(t->rules[i].examples[j], ctx);
+		for (j = 0; j < t->rules[i].not_count; j++)
+			fn(t->rules[i].nots[j], ctx);
+	}
+}
+
+void
 triage_register(struct triage *t, struct prefilter *pf)
 {
 	size_t i, j;

@@ -63,6 +63,11 @@ size_t triage_check_examples(struct triage *t, struct diag *d);
 void triage_assess(struct triage *t, struct rx_env *env, const char *norm,
     size_t len, struct triage_result *out);
 
+/* Call fn(example, ctx) for every example and counter-example of every
+ * rule. */
+void triage_each_example(const struct triage *t,
+    void (*fn)(const char *example, void *ctx), void *ctx);
+
 /* Register every regex with a prefilter (see prefilter.h). */
 void triage_register(struct triage *t, struct prefilter *pf);
 

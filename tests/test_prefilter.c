@@ -340,6 +340,75 @@ compare_line(const char *line, void *ctx)
 	test_assert_same_results(&plain, &fast, norm, len);
 }
 
+/* Tune 'pf' on the knowledge base's examples, as loading does. */
+struct sample {
+	const struct lexicon *lex;
+	char text[64][TEXT_NORM_SIZE(512)];
+	const char *ptr[64];
+	size_t len[64], n, seen;
+};
+
+static void
+take_example(const char *example, void *ctx)
+{
+	struct sample *s = ctx;
+	size_t len = strlen(example);
+
+	/* Every tenth example, up to 64: enough to find the common sets. */
+	if (s->seen++ % 10 != 0 || s->n == 64 || len > 512)
+		return;
+	s->len[s->n] = text_normalise(
+	    example, len, s->text[s->n], sizeof(s->text[s->n]), s->lex);
+	s->ptr[s->n] = s->text[s->n];
+	s->n++;
+}
+
+static void
+tune_on_examples(struct prefilter *pf, const struct lexicon *lex,
+    const struct intent_set *set, const struct triage *t)
+{
+	struct sample *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	s->lex = lex;
+	intent_each_example(set, take_example, s);
+	triage_each_example(t, take_example, s);
+	assert_true(s->n > 30);
+	prefilter_tune(pf, s->ptr, s->len, s->n);
+	free(s);
+}
+
+/* A set found in most sample texts is no longer required by a regex that
+ * needs a rarer one. */
+static void
+tuning_drops_common_requirements(void **state)
+{
+	static const char *const samples[] = {
+	    "my back hurts", "back again", "lower back pain", "a cat"};
+	size_t lens[4], i, a, b;
+	struct prefilter *pf = prefilter_new();
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		lens[i] = strlen(samples[i]);
+	a = prefilter_add(pf, "\\bcrack\\w* (?:\\w+ ){0,2}back");
+	b = prefilter_add(pf, "\\bback\\w* (?:\\w+ )?ache");
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_scan(pf, "crack it", 8);
+	assert_false(prefilter_possible(pf, a));
+	prefilter_tune(pf, samples, lens, 4);
+	/* "back" is in 3 of 4 samples: 'a' needs only "crack" now. */
+	prefilter_scan(pf, "crack it", 8);
+	assert_true(prefilter_possible(pf, a));
+	prefilter_scan(pf, "it aches", 8);
+	assert_false(prefilter_possible(pf, a));
+	/* 'b' keeps "ache"; with "back" common it is not required. */
+	assert_true(prefilter_possible(pf, b));
+	prefilter_scan(pf, "my back", 7);
+	assert_false(prefilter_possible(pf, b));
+	prefilter_free(pf);
+}
+
 /* The shipped knowledge base ranks intents and triages every corpus line
  * exactly the same with and without the prefilter. */
 static void
@@ -372,6 +441,7 @@ prefilter_never_changes_a_result(void **state)
 	intent_register(set, pf);
 	triage_register(t, pf);
 	assert_int_equal(prefilter_build(pf), 0);
+	tune_on_examples(pf, lex, set, t);
 	intent_index(set, pf);
 	triage_index(t, pf);
 	rx_env_use_prefilter(fast, pf);
@@ -406,6 +476,7 @@ main(void)
 	    cmocka_unit_test(matches_start_where_their_first_literals_are),
 	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
+	    cmocka_unit_test(tuning_drops_common_requirements),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
 
