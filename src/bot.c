@@ -152,6 +152,35 @@ tune_prefilter(struct bot *bot)
 	free(s.len);
 }
 
+/* Skip the regexes that cannot match: the prefilter, taken from the
+ * cache when it holds one for these regexes, else built, tuned and saved
+ * there (every regex compiled by now).  Only a speed-up, so a failure is
+ * not an error. */
+static void
+build_prefilter(struct bot *bot, const char *root, const struct kbcache *cache)
+{
+	const void *saved;
+	size_t len;
+
+	bot->prefilter = prefilter_new();
+	if (bot->prefilter == NULL)
+		return;
+	intent_register(bot->intents, bot->prefilter);
+	triage_register(bot->triage, bot->prefilter);
+	saved = kbcache_automaton(cache, &len);
+	if (saved != NULL)
+		prefilter_use_saved(bot->prefilter, saved, len);
+	if (prefilter_build(bot->prefilter) == -1)
+		return;
+	if (!prefilter_reused(bot->prefilter)) {
+		tune_prefilter(bot);
+		(void)kbcache_save(root, bot->prefilter);
+	}
+	intent_index(bot->intents, bot->prefilter);
+	triage_index(bot->triage, bot->prefilter);
+	rx_env_use_prefilter(bot->env, bot->prefilter);
+}
+
 /* Load the knowledge base at 'root'; with 'use_cache', take what an
  * earlier load worked out from the cache (kbcache.h). */
 static struct bot *
@@ -199,29 +228,7 @@ load(const char *root, bool use_cache, struct diag *d)
 		link_answers(bot, root, d);
 	if (d->count + d->dropped > before)
 		goto fail;
-	/* Skip the regexes that cannot match; only a speed-up, so a
-	 * failure to build it is not an error. */
-	bot->prefilter = prefilter_new();
-	if (bot->prefilter != NULL) {
-		const void *saved;
-		size_t len;
-
-		intent_register(bot->intents, bot->prefilter);
-		triage_register(bot->triage, bot->prefilter);
-		saved = kbcache_automaton(cache, &len);
-		if (saved != NULL)
-			prefilter_use_saved(bot->prefilter, saved, len);
-		if (prefilter_build(bot->prefilter) == 0) {
-			if (!prefilter_reused(bot->prefilter))
-				tune_prefilter(bot);
-			intent_index(bot->intents, bot->prefilter);
-			triage_index(bot->triage, bot->prefilter);
-			rx_env_use_prefilter(bot->env, bot->prefilter);
-			/* Every regex compiled: save the work for next time. */
-			if (!prefilter_reused(bot->prefilter))
-				(void)kbcache_save(root, bot->prefilter);
-		}
-	}
+	build_prefilter(bot, root, cache);
 	lexicon_use_kbcache(bot->lex, NULL);
 	kbcache_free(cache);
 	return bot;
