@@ -3,9 +3,11 @@
  * A pattern is what a line of intents/ or intents/triage/ data compiles
  * to: a list of regexes that must all match somewhere in the text (in any
  * order, which is how patterns ignore word order), a list that must not
- * match, and a weight.  Every regex is compiled once, at load, with JIT,
- * after {macro} expansion through the lexicon; matching runs under a match
- * limit so no input can make a question slow.
+ * match, and a weight.  Every regex is checked at load, after {macro}
+ * expansion through the lexicon (unless the knowledge-base cache knows it
+ * compiles), and compiled for searching when first needed, with JIT when
+ * it runs often; matching runs under a match limit so no input can make a
+ * question slow.
  */
 #ifndef BACKBOT_PATTERN_H
 #define BACKBOT_PATTERN_H
