@@ -62,7 +62,12 @@ file_write_atomic(const char *path, const char *data, size_t len, unsigned mode,
 		diag_add(d, "%s: path too long", path);
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+	/* A new file of our own: a leftover of ours is replaced, and
+	 * nothing planted under that name (a link, another user's file in
+	 * a shared directory) is ever written through. */
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    (mode_t)mode);
 	if (fd < 0) {
 		diag_add(d, "%s: cannot create: %s", tmp, strerror(errno));
 		goto out;

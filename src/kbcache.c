@@ -54,19 +54,23 @@ struct kbcache {
 	size_t automaton_len;
 };
 
-/* Read a whole file of at most 'max' bytes into new memory. */
+/* Read a whole file of at most 'max' bytes into new memory: only a
+ * regular file of this user's that no one else can write, since what it
+ * says decides which regexes run (a cache in a shared directory must not
+ * let another user switch triage rules off). */
 static unsigned char *
 read_all(const char *path, size_t max, size_t *len)
 {
 	unsigned char *data = NULL;
 	struct stat st;
 	size_t off = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > max)
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    st.st_size <= 0 || (uint64_t)st.st_size > max)
 		goto fail;
 	*len = (size_t)st.st_size;
 	data = malloc(*len);

@@ -10,8 +10,9 @@
  *   - the built automaton, which prefilter_build() takes only when the
  *     regexes registered are exactly those it was built for.
  * A cache file written by another build of backbot or against another
- * PCRE2 is not used, nor is one whose checksum fails; it is then built
- * again and replaced.  The cache only ever saves time: without it (no
+ * PCRE2 is not used, nor is one whose checksum fails or that is not this
+ * user's own, writable by no one else; it is then built again and
+ * replaced.  The cache only ever saves time: without it (no
  * writable directory, BACKBOT_CACHE_DIR=off) every load does the work.
  *
  * The directory is $BACKBOT_CACHE_DIR, else $XDG_CACHE_HOME/backbot, else

@@ -427,6 +427,44 @@ broken_regex_is_reported_whatever_the_cache_holds(void **state)
 	scratch_remove(&s);
 }
 
+/* A cache file others could have written is not trusted; saving never
+ * writes through a link planted where it makes its temporary file. */
+static void
+cache_files_others_could_write_are_not_used(void **state)
+{
+	struct scratch s = {{0}, {0}};
+	char path[512], tmp[600], victim[512];
+	struct kbcache *c;
+	FILE *f;
+
+	(void)state;
+	scratch_make(&s);
+	bot_free(load_and_compare(s.kb, NULL));
+	assert_true(cache_file(s.cache, path, sizeof(path)));
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_null(kbcache_open(s.kb));
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_non_null((c = kbcache_open(s.kb)));
+	kbcache_free(c);
+	/* A link where the next save puts its temporary file. */
+	snprintf(victim, sizeof(victim), "%s/victim", s.kb);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs("keep", f) == EOF, 0);
+	assert_int_equal(fclose(f), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(unlink(path), 0);
+	bot_free(load_and_compare(s.kb, NULL));
+	assert_non_null((c = kbcache_open(s.kb))); /* saved, as a new file */
+	kbcache_free(c);
+	f = fopen(victim, "r");
+	assert_non_null(f);
+	assert_int_equal(fgetc(f), 'k');
+	assert_int_equal(fclose(f), 0);
+	scratch_remove(&s);
+}
+
 /* Write an empty file 'name' in 'dir', last modified 'days' ago. */
 static void
 old_file(const char *dir, const char *name, int days, char *path, size_t size)
@@ -501,6 +539,7 @@ main(void)
 	    cmocka_unit_test(damaged_saved_bytes_are_refused_or_harmless),
 	    cmocka_unit_test(cache_is_written_used_and_replaced_when_damaged),
 	    cmocka_unit_test(broken_regex_is_reported_whatever_the_cache_holds),
+	    cmocka_unit_test(cache_files_others_could_write_are_not_used),
 	    cmocka_unit_test(files_of_builds_no_longer_used_are_removed),
 	    cmocka_unit_test(cache_can_be_turned_off),
 	};
