@@ -344,9 +344,11 @@ kbcache_save(const char *root, const struct prefilter *pf)
 	int rc = -1;
 
 	memset(&h, 0, sizeof(h));
-	if (cache_path(root, path, sizeof(path), &h.root, &h.program) == -1 ||
-	    cache_dir(dir, sizeof(dir)) == -1)
+	if (cache_path(root, path, sizeof(path), &h.root, &h.program) == -1)
 		return -1;
+	/* The directory part of 'path' (a name follows its last slash). */
+	snprintf(
+	    dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
 	memcpy(h.magic, cache_magic, sizeof(h.magic));
 	h.engine = engine_hash();
 	hashes = malloc((n + 1) * sizeof(*hashes));

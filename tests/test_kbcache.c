@@ -31,22 +31,7 @@ struct loaded {
 static void
 load_patterns(struct loaded *l, const void *saved, size_t saved_len)
 {
-	char path[512];
-	struct diag d;
-
-	diag_clear(&d);
-	l->lex = lexicon_load(
-	    test_path(path, sizeof(path), "intents/lexicon.json"), &d);
-	assert_non_null(l->lex);
-	test_path(path, sizeof(path), "intents/triage/lexicon.json");
-	if (access(path, F_OK) == 0)
-		assert_int_equal(lexicon_add_file(l->lex, path, &d), 0);
-	l->set = intent_load_dir(
-	    test_path(path, sizeof(path), "intents"), l->lex, &d);
-	l->t = triage_load_dir(
-	    test_path(path, sizeof(path), "intents/triage"), l->lex, &d);
-	assert_non_null(l->set);
-	assert_non_null(l->t);
+	test_load_patterns(&l->lex, &l->set, &l->t);
 	l->pf = prefilter_new();
 	l->env = rx_env_new();
 	intent_register(l->set, l->pf);

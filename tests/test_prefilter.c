@@ -414,8 +414,6 @@ tuning_drops_common_requirements(void **state)
 static void
 prefilter_never_changes_a_result(void **state)
 {
-	char path[512];
-	struct diag d;
 	struct lexicon *lex;
 	struct intent_set *set;
 	struct triage *t;
@@ -425,19 +423,7 @@ prefilter_never_changes_a_result(void **state)
 	size_t lines;
 
 	(void)state;
-	diag_clear(&d);
-	lex = lexicon_load(
-	    test_path(path, sizeof(path), "intents/lexicon.json"), &d);
-	assert_non_null(lex);
-	test_path(path, sizeof(path), "intents/triage/lexicon.json");
-	if (access(path, F_OK) == 0)
-		assert_int_equal(lexicon_add_file(lex, path, &d), 0);
-	set =
-	    intent_load_dir(test_path(path, sizeof(path), "intents"), lex, &d);
-	t = triage_load_dir(
-	    test_path(path, sizeof(path), "intents/triage"), lex, &d);
-	assert_non_null(set);
-	assert_non_null(t);
+	test_load_patterns(&lex, &set, &t);
 	intent_register(set, pf);
 	triage_register(t, pf);
 	assert_int_equal(prefilter_build(pf), 0);

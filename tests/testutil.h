@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "bot.h"
 #include "diag.h"
 #include "intent.h"
+#include "lexicon.h"
 #include "pattern.h"
 #include "triage.h"
 
@@ -64,6 +66,32 @@ test_each_table_line(void (*fn)(const char *line, void *ctx), void *ctx)
 		fclose(in);
 	}
 	return n;
+}
+
+/* The shipped lexicon (both files), intents and triage rules, as
+ * bot_load() reads them; not yet registered with any prefilter. */
+static inline void
+test_load_patterns(
+    struct lexicon **lex, struct intent_set **set, struct triage **t)
+{
+	char path[512];
+	struct diag d;
+
+	diag_clear(&d);
+	*lex = lexicon_load(
+	    test_path(path, sizeof(path), "intents/lexicon.json"), &d);
+	assert_non_null(*lex);
+	test_path(path, sizeof(path), "intents/triage/lexicon.json");
+	if (access(path, F_OK) == 0)
+		assert_int_equal(lexicon_add_file(*lex, path, &d), 0);
+	*set =
+	    intent_load_dir(test_path(path, sizeof(path), "intents"), *lex, &d);
+	*t = triage_load_dir(
+	    test_path(path, sizeof(path), "intents/triage"), *lex, &d);
+	if (*set == NULL || *t == NULL)
+		diag_print(&d, "diag", stderr);
+	assert_non_null(*set);
+	assert_non_null(*t);
 }
 
 /* Intents and triage, matched through 'env'. */
