@@ -19,7 +19,7 @@
 #define DENSE_MIN  3    /* children that earn a state a full row */
 #define DENSE_ROWS 4096 /* full rows at most (640 KiB) */
 
-static unsigned
+static inline unsigned
 byte_class(unsigned char c)
 {
 	if (c >= 'a' && c <= 'z')
@@ -421,6 +421,13 @@ out:
 	return rc;
 }
 
+/* A literal's lists are stored by the word boundaries (LIT_* flags)
+ * their sets need around it, in this order of flags: both, start, none,
+ * end.  Whatever boundaries an occurrence has, the lists it satisfies
+ * are then neighbours, one range of slots (see boundary_slots()). */
+static const unsigned char slot_flags[4] = {
+    LIT_START | LIT_END, LIT_START, 0, LIT_END};
+
 /* Pack every literal's lists into the arrays the scan reads, and drop
  * the lists.  -1 when out of memory. */
 static int
@@ -445,10 +452,11 @@ pack_literals(struct prefilter *pf)
 		struct literal_refs *r = &pf->lit_refs[i];
 
 		for (f = 0; f < 8; f++) {
+			unsigned flags = slot_flags[f % 4];
 			const uint32_t *list =
-			    f < 4 ? l->sets[f] : l->start_sets[f - 4];
+			    f < 4 ? l->sets[flags] : l->start_sets[flags];
 			size_t count =
-			    f < 4 ? l->count[f] : l->start_count[f - 4];
+			    f < 4 ? l->count[flags] : l->start_count[flags];
 
 			r->at[f] = (uint32_t)refs;
 			if (count > 0)
@@ -486,7 +494,7 @@ child(const struct prefilter *pf, uint32_t s, unsigned c)
 }
 
 /* The automaton's move from 's' on class 'c', following failure links. */
-static uint32_t
+static inline uint32_t
 step(const struct prefilter *pf, uint32_t s, unsigned c)
 {
 	for (;;) {
@@ -796,6 +804,17 @@ mark_set(struct prefilter *pf, uint32_t id)
 	}
 }
 
+/* The slots [*lo, *hi) of the lists (see slot_flags) whose boundaries
+ * an occurrence has: 'start_ok' when no word character comes before it,
+ * 'end_ok' when none comes after.  The lists needing no boundary always
+ * apply. */
+static void
+boundary_slots(bool start_ok, bool end_ok, unsigned *lo, unsigned *hi)
+{
+	*lo = start_ok ? (end_ok ? 0 : 1) : 2;
+	*hi = end_ok ? 4 : 3;
+}
+
 /* Literal 'lit' ends at text[end - 1]: mark the regexes that need it,
  * and record exact matches whose word boundaries hold. */
 static void
@@ -803,36 +822,29 @@ mark_literal(
     struct prefilter *pf, int32_t lit, const char *text, size_t len, size_t end)
 {
 	struct literal_refs *l = &pf->lit_refs[lit];
-	size_t i, start = end - (l->len <= end ? l->len : end);
+	size_t i, start = end - (l->len <= end ? l->len : end), stop;
 	bool start_ok = start == 0 || !is_word_char(text[start - 1]);
 	bool end_ok = end == len || !is_word_char(text[end]);
 	size_t word_end = end;
+	unsigned lo, hi, seen;
 
-	unsigned f;
-
-	for (f = 0; f < 4; f++) {
-		if (l->at[f + 4] == l->at[f + 5] ||
-		    ((f & LIT_START) && !start_ok) ||
-		    ((f & LIT_END) && !end_ok))
-			continue;
-		for (i = l->at[f + 4]; i < l->at[f + 5]; i++)
-			record_start(pf, pf->refs[i], start);
-	}
-	for (f = 0; f < 4; f++) {
-		if (l->seen[f] == pf->generation ||
-		    ((f & LIT_START) && !start_ok) ||
-		    ((f & LIT_END) && !end_ok))
-			continue;
-		l->seen[f] = pf->generation;
-		for (i = l->at[f]; i < l->at[f + 1]; i++)
+	boundary_slots(start_ok, end_ok, &lo, &hi);
+	for (i = l->at[4 + lo]; i < l->at[4 + hi]; i++)
+		record_start(pf, pf->refs[i], start);
+	/* Marking twice changes nothing: an occurrence with the same
+	 * boundaries as an earlier one of this literal is skipped. */
+	seen = (start_ok ? 2u : 0u) | (end_ok ? 1u : 0u);
+	if (l->seen[seen] != pf->generation) {
+		l->seen[seen] = pf->generation;
+		for (i = l->at[lo]; i < l->at[hi]; i++)
 			mark_set(pf, pf->refs[i]);
 	}
 	for (i = 0; i < l->exact_count; i++) {
 		const struct exact_ref *e = &pf->exacts[l->exact_at + i];
 		unsigned char b = e->bounds;
 		struct exact_hit *h = &pf->hits[e->regex];
-		size_t stop = end;
 
+		stop = end;
 		if ((b & 1) && !start_ok)
 			continue;
 		if (e->open) {

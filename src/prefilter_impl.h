@@ -38,13 +38,17 @@ struct literal {
 };
 
 /* The same, packed for the scan, which touches one of these for every
- * literal it finds: lists 0-3 are the sets by flags, 4-7 the start sets
- * by flags, each the prefilter's refs[at[k]..at[k + 1]); its exact
- * regexes are the prefilter's exacts[exact_at..exact_at + exact_count).
+ * literal it finds: lists 0-3 are the sets by the boundaries they need,
+ * 4-7 the start sets likewise, each the prefilter's refs[at[k]..at[k +
+ * 1]) and in the order of prefilter.c's slot_flags, so that the lists an
+ * occurrence satisfies are one range; its exact regexes are the
+ * prefilter's exacts[exact_at..exact_at + exact_count).
  */
 struct literal_refs {
 	uint32_t at[9];
-	uint32_t seen[4]; /* scan generation list k was last marked in */
+	uint32_t seen[4]; /* scan generation the sets were last marked in,
+	                     by the occurrence's boundaries (start_ok * 2 +
+	                     end_ok) */
 	uint32_t len;
 	uint32_t exact_at, exact_count;
 };

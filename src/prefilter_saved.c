@@ -19,7 +19,7 @@
 #include "prefilter.h"
 #include "prefilter_impl.h"
 
-#define SAVED_MAGIC 0x32766c6966657270u /* "prefilv2", little-endian */
+#define SAVED_MAGIC 0x33766c6966657270u /* "prefilv3", little-endian */
 
 struct saved_header {
 	uint64_t magic;
