@@ -15,6 +15,8 @@
 #include "pattern.h"
 #include "prefilter.h"
 
+#define NO_GROUP UINT32_MAX /* a pattern filed alone */
+
 struct entry {
 	size_t key; /* the prefilter's id of the key set */
 	size_t pattern;
@@ -30,6 +32,11 @@ struct candidates {
 	uint64_t *bits;   /* the last selection */
 	size_t count;     /* patterns filed */
 	size_t words;     /* of 'always' and 'bits' */
+	/* Groups filed by candidates_add_group(): each one's first pattern,
+	 * and the group of every pattern (NO_GROUP for one filed alone). */
+	size_t *group_first;
+	uint32_t *group_of;
+	size_t group_count, group_cap, group_of_cap;
 };
 
 struct candidates *
@@ -47,6 +54,8 @@ candidates_free(struct candidates *c)
 	free(c->first);
 	free(c->always);
 	free(c->bits);
+	free(c->group_first);
+	free(c->group_of);
 	free(c);
 }
 
@@ -81,14 +90,34 @@ grow_bits(struct candidates *c, size_t n)
 	return 0;
 }
 
+/* Room in 'group_of' for 'n' patterns.  -1 when out of memory. */
+static int
+grow_group_of(struct candidates *c, size_t n)
+{
+	size_t ncap = c->group_of_cap == 0 ? 256 : c->group_of_cap;
+	uint32_t *no;
+
+	if (n <= c->group_of_cap)
+		return 0;
+	while (ncap < n)
+		ncap *= 2;
+	no = realloc(c->group_of, ncap * sizeof(*no));
+	if (no == NULL)
+		return -1;
+	c->group_of = no;
+	c->group_of_cap = ncap;
+	return 0;
+}
+
 int
 candidates_add(
     struct candidates *c, const struct pattern *p, const struct prefilter *pf)
 {
 	size_t n = c->count, key = pattern_key(p, pf);
 
-	if (grow_bits(c, n) == -1)
+	if (grow_bits(c, n) == -1 || grow_group_of(c, n + 1) == -1)
 		return -1;
+	c->group_of[n] = NO_GROUP; /* candidates_add_group() says which */
 	if (key == PREFILTER_NONE) {
 		c->always[n / 64] |= (uint64_t)1 << (n % 64);
 	} else {
@@ -118,11 +147,25 @@ candidates_add_group(struct candidates *c, const struct pattern *p, size_t n,
 {
 	size_t i;
 
+	if (c->group_count == c->group_cap) {
+		size_t ncap = c->group_cap == 0 ? 64 : c->group_cap * 2;
+		size_t *ng = realloc(c->group_first, ncap * sizeof(*ng));
+
+		if (ng == NULL)
+			return -1;
+		c->group_first = ng;
+		c->group_cap = ncap;
+	}
+	if (c->group_count >= UINT32_MAX)
+		return -1;
 	*first = c->count;
+	c->group_first[c->group_count] = c->count;
 	for (i = 0; i < n; i++) {
 		if (candidates_add(c, &p[i], pf) == -1)
 			return -1;
+		c->group_of[c->count - 1] = (uint32_t)c->group_count;
 	}
+	c->group_count++;
 	return 0;
 }
 
@@ -216,4 +259,19 @@ candidates_next_in(
 	if (c == NULL || i >= count)
 		return i;
 	return candidates_next(c, first + i) - first;
+}
+
+size_t
+candidates_next_group(const struct candidates *c, size_t g)
+{
+	size_t p;
+
+	if (g >= c->group_count)
+		return c->group_count;
+	for (p = candidates_next(c, c->group_first[g]); p < c->count;
+	     p = candidates_next(c, p + 1)) {
+		if (c->group_of[p] != NO_GROUP)
+			return c->group_of[p];
+	}
+	return c->group_count;
 }

@@ -52,4 +52,12 @@ size_t candidates_next(const struct candidates *c, size_t from);
 size_t candidates_next_in(
     const struct candidates *c, size_t first, size_t count, size_t i);
 
+/* Groups filed by candidates_add_group() are numbered from 0 in the
+ * order they were filed.  The first group numbered 'g' or more with a
+ * candidate pattern in the last selection, or the number of groups when
+ * none has: a caller visits only the groups (intents, rules) worth
+ * trying, not all of them.  Patterns filed alone (candidates_add()) belong
+ * to no group and are passed over. */
+size_t candidates_next_group(const struct candidates *c, size_t g);
+
 #endif

@@ -289,7 +289,11 @@ intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
 	if (set->candidates != NULL &&
 	    candidates_select(set->candidates, rx_env_scanned(env, norm, len)))
 		cand = set->candidates;
-	for (i = 0; i < set->count && max > 0; i++) {
+	/* Intents are candidates' groups, in order (intent_index()): only
+	 * those with a pattern that might match are visited. */
+	for (i = cand != NULL ? candidates_next_group(cand, 0) : 0;
+	     i < set->count && max > 0;
+	     i = cand != NULL ? candidates_next_group(cand, i + 1) : i + 1) {
 		const struct intent *it = &set->items[i];
 		double s;
 		size_t j;

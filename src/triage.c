@@ -682,7 +682,10 @@ triage_assess(struct triage *t, struct rx_env *env, const char *norm,
 	    candidates_select(t->candidates, rx_env_scanned(env, norm, len)))
 		cand = t->candidates;
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < t->rule_count; i++) {
+	/* Rules are candidates' groups, in order (triage_index()). */
+	for (i = cand != NULL ? candidates_next_group(cand, 0) : 0;
+	     i < t->rule_count;
+	     i = cand != NULL ? candidates_next_group(cand, i + 1) : i + 1) {
 		const struct rule *r = &t->rules[i];
 
 		if (!rule_fires(t, cand, env, r, norm, len))

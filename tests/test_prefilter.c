@@ -317,6 +317,59 @@ candidates_are_the_patterns_a_message_can_match(void **state)
 	prefilter_free(pf);
 }
 
+/* Groups (an intent's patterns, a rule's) are visited only when one of
+ * their patterns is a candidate; a pattern filed alone is in none. */
+static void
+candidates_visit_only_groups_with_a_candidate(void **state)
+{
+	struct prefilter *pf = prefilter_new();
+	struct candidates *c = candidates_new();
+	struct pattern p[6];
+	size_t i, first;
+
+	(void)state;
+	p[0] = one_regex_pattern("\\bcrack\\w*", pf);
+	p[1] = one_regex_pattern("\\bdoctor\\b", pf);
+	p[2] = one_regex_pattern("\\bstretch(?:es)?\\b", pf);
+	p[3] = one_regex_pattern("\\bnumb\\b", pf);
+	p[4] = one_regex_pattern("\\bpop\\b", pf);
+	p[5] = one_regex_pattern("\\bdoctor\\b", pf);
+	assert_int_equal(prefilter_build(pf), 0);
+	/* Groups: 0 = {crack, doctor}, 1 = {}, 2 = {stretch}, then "numb"
+	 * alone, then 3 = {pop, doctor}. */
+	assert_int_equal(candidates_add_group(c, &p[0], 2, pf, &first), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(candidates_add_group(c, &p[2], 0, pf, &first), 0);
+	assert_int_equal(first, 2);
+	assert_int_equal(candidates_add_group(c, &p[2], 1, pf, &first), 0);
+	assert_int_equal(candidates_add(c, &p[3], pf), 0);
+	assert_int_equal(candidates_add_group(c, &p[4], 2, pf, &first), 0);
+	assert_int_equal(first, 4);
+
+	prefilter_scan(pf, "see a doctor", 12);
+	assert_true(candidates_select(c, pf));
+	assert_int_equal(candidates_next_group(c, 0), 0);
+	assert_int_equal(candidates_next_group(c, 1), 3);
+	assert_int_equal(candidates_next_group(c, 4), 4); /* past the end */
+
+	prefilter_scan(pf, "numb and stretches", 18);
+	assert_true(candidates_select(c, pf));
+	assert_int_equal(candidates_next_group(c, 0), 2);
+	assert_int_equal(candidates_next_group(c, 3), 4);
+	prefilter_scan(pf, "numb", 4);
+	assert_true(candidates_select(c, pf));
+	assert_true(candidates_has(c, 3));
+	assert_int_equal(candidates_next_group(c, 0), 4); /* in no group */
+
+	prefilter_scan(pf, "nothing here", 12);
+	assert_true(candidates_select(c, pf));
+	assert_int_equal(candidates_next_group(c, 0), 4);
+	for (i = 0; i < 6; i++)
+		pattern_free(&p[i]);
+	candidates_free(c);
+	prefilter_free(pf);
+}
+
 struct both_ways {
 	const struct lexicon *lex;
 	struct intent_set *set;
@@ -462,6 +515,7 @@ main(void)
 	    cmocka_unit_test(matches_start_where_their_first_literals_are),
 	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
+	    cmocka_unit_test(candidates_visit_only_groups_with_a_candidate),
 	    cmocka_unit_test(tuning_drops_common_requirements),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
