@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MAX_NEED     4   /* sets of one regex that must all occur */
 #define MAX_WORDS    128 /* strings in one enumerated word list */
@@ -80,12 +81,17 @@ bool regex_words(
 bool regex_is_word_list(const char *src);
 
 /* Letters, digits and '_', as \w and \b see them (inline: the scan
- * asks around every literal it finds). */
+ * asks around every literal it finds).  Looked up in two 64-bit masks of
+ * the ASCII characters, without branches: which character comes next is
+ * not predictable. */
 static inline bool
 is_word_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_';
+	const uint64_t low = 0x03FF000000000000u;  /* '0'-'9' */
+	const uint64_t high = 0x07FFFFFE87FFFFFEu; /* 'A'-'Z', '_', 'a'-'z' */
+	unsigned u = (unsigned char)c;
+
+	return ((u < 128) & (((u < 64 ? low : high) >> (u & 63)) & 1)) != 0;
 }
 
 #endif

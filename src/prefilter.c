@@ -779,12 +779,15 @@ static void
 record_start(struct prefilter *pf, uint32_t id, size_t pos)
 {
 	struct set_starts *st = &pf->set_starts[id];
+	bool fresh = st->stamp != pf->generation;
 
-	if (st->stamp != pf->generation) {
-		st->stamp = pf->generation;
-		st->head = NO_START;
-		st->lost = false;
-	}
+	/* Without branches (whether a set is new to this scan is not
+	 * predictable): a list from an older scan is started again. */
+	uint32_t keep = (uint32_t)fresh - 1; /* all ones when not fresh */
+
+	st->stamp = pf->generation;
+	st->head = (st->head & keep) | (NO_START & ~keep);
+	st->lost = (st->lost & !fresh) != 0;
 	if (pf->start_count == MAX_STARTS || pos >= NO_START) {
 		st->lost = true;
 		return;
@@ -798,10 +801,13 @@ record_start(struct prefilter *pf, uint32_t id, size_t pos)
 static void
 mark_set(struct prefilter *pf, uint32_t id)
 {
-	if (pf->set_stamp[id] != pf->generation) {
-		pf->set_stamp[id] = pf->generation;
-		pf->live[pf->live_count++] = id;
-	}
+	/* Without branches: 'live' has room for one more than every set,
+	 * so the id can always be written and is kept only when new. */
+	size_t fresh = pf->set_stamp[id] != pf->generation;
+
+	pf->set_stamp[id] = pf->generation;
+	pf->live[pf->live_count] = id;
+	pf->live_count += fresh;
 }
 
 /* The slots [*lo, *hi) of the lists (see slot_flags) whose boundaries
@@ -823,8 +829,13 @@ mark_literal(
 {
 	struct literal_refs *l = &pf->lit_refs[lit];
 	size_t i, start = end - (l->len <= end ? l->len : end), stop;
-	bool start_ok = start == 0 || !is_word_char(text[start - 1]);
-	bool end_ok = end == len || !is_word_char(text[end]);
+	/* Without branches: the character before the literal (or its own
+	 * first one, at the start of the text) and the one after (or its
+	 * own last one, at the end) are read either way. */
+	bool start_ok =
+	    (start == 0) | !is_word_char(text[start > 0 ? start - 1 : start]);
+	bool end_ok =
+	    (end == len) | !is_word_char(text[end < len ? end : end - 1]);
 	size_t word_end = end;
 	unsigned lo, hi, seen;
 
