@@ -75,6 +75,7 @@ prefilter_free_automaton(struct prefilter *pf)
 	free(pf->out);
 	free(pf->dict);
 	free(pf->row_of);
+	free(pf->state);
 	free(pf->rows);
 	free(pf->live);
 	free(pf->hits);
@@ -85,6 +86,7 @@ prefilter_free_automaton(struct prefilter *pf)
 	pf->first = pf->fail = pf->dict = NULL;
 	pf->kids = NULL;
 	pf->row_of = NULL;
+	pf->state = NULL;
 	pf->rows = NULL;
 	pf->row_count = pf->row_span = 0;
 	pf->cls = NULL;
@@ -493,8 +495,9 @@ child(const struct prefilter *pf, uint32_t s, unsigned c)
 	return 0;
 }
 
-/* The automaton's move from 's' on class 'c', following failure links. */
-static inline uint32_t
+/* The automaton's move from 's' on class 'c', following failure links,
+ * while it is built (from the per-state arrays). */
+static uint32_t
 step(const struct prefilter *pf, uint32_t s, unsigned c)
 {
 	for (;;) {
@@ -670,6 +673,60 @@ build_rows(struct prefilter *pf)
 	return 0;
 }
 
+/* Pack the per-state arrays into 'state' for the scan and free them,
+ * once the automaton is built.  -1 when out of memory (nothing changed).
+ */
+static int
+pack_states(struct prefilter *pf)
+{
+	struct pf_state *st = calloc(pf->state_count + 1, sizeof(*st));
+	size_t i;
+
+	if (st == NULL)
+		return -1;
+	for (i = 0; i < pf->state_count; i++) {
+		st[i].row = i < pf->row_span ? pf->row_of[i] : 0;
+		st[i].kids = pf->kids[i];
+		st[i].first = pf->first[i];
+		st[i].fail = pf->fail[i];
+		st[i].dict = pf->dict[i];
+		st[i].out = pf->out[i];
+	}
+	free(pf->first);
+	free(pf->kids);
+	free(pf->fail);
+	free(pf->dict);
+	free(pf->out);
+	free(pf->row_of);
+	pf->first = pf->fail = pf->dict = NULL;
+	pf->kids = NULL;
+	pf->out = NULL;
+	pf->row_of = NULL;
+	pf->state = st;
+	return 0;
+}
+
+/* The move from 's' on class 'c' during a scan, from the packed
+ * states. */
+static inline uint32_t
+scan_step(const struct prefilter *pf, uint32_t s, unsigned c)
+{
+	for (;;) {
+		const struct pf_state *st = &pf->state[s];
+		uint32_t t, end;
+
+		if (st->row != 0)
+			return pf->rows[(size_t)(st->row - 1) * ALPHABET + c];
+		for (t = st->first, end = t + st->kids; t < end; t++) {
+			if (pf->cls[t] == c)
+				return t;
+		}
+		if (s == 0)
+			return 0;
+		s = st->fail;
+	}
+}
+
 int
 prefilter_alloc_scan(struct prefilter *pf)
 {
@@ -750,7 +807,7 @@ prefilter_build(struct prefilter *pf)
 	if (renumber(pf, next) == -1)
 		goto out;
 	link_failures(pf);
-	if (build_rows(pf) == -1)
+	if (build_rows(pf) == -1 || pack_states(pf) == -1)
 		goto out;
 	pf->built = true;
 	rc = 0;
@@ -905,10 +962,11 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	for (i = 0; i < len; i++) {
 		uint32_t t;
 
-		s = step(pf, s, byte_class(p[i]));
-		for (t = s; t != 0; t = pf->dict[t]) {
-			if (pf->out[t] >= 0)
-				mark_literal(pf, pf->out[t], text, len, i + 1);
+		s = scan_step(pf, s, byte_class(p[i]));
+		for (t = s; t != 0; t = pf->state[t].dict) {
+			if (pf->state[t].out >= 0)
+				mark_literal(
+				    pf, pf->state[t].out, text, len, i + 1);
 		}
 	}
 }

@@ -91,6 +91,20 @@ struct regex_info {
 	unsigned char bounds;    /* bit 0: \b before, bit 1: \b after */
 };
 
+/* What a scan reads of one state, side by side: as the separate arrays
+ * the build works with (first, kids, fail, dict, out, row_of in struct
+ * prefilter) they cost a scan a cache miss each.  The build packs them
+ * into these when it is done and frees them; the saved form keeps these.
+ */
+struct pf_state {
+	uint16_t row; /* 1 + its full row in 'rows', or 0 */
+	uint8_t kids; /* children, from 'first' */
+	uint32_t first;
+	uint32_t fail;
+	uint32_t dict; /* next state on the suffix chain with an output */
+	int32_t out;   /* literal ending here, or -1 */
+};
+
 struct prefilter {
 	/* Registered regexes: their literal ids, or always-run. */
 	struct regex_info *regex; /* per registered regex */
@@ -135,9 +149,11 @@ struct prefilter {
 	uint32_t *rows;
 	size_t row_count, row_span;
 	unsigned char *cls;
-	int32_t *out;   /* literal ending here, or -1 */
-	uint32_t *dict; /* next state on the suffix chain with
-	                   an output, 0 for none */
+	int32_t *out;           /* literal ending here, or -1 */
+	uint32_t *dict;         /* next state on the suffix chain with
+	                           an output, 0 for none */
+	struct pf_state *state; /* all of the above per state, once built
+	                           (the arrays are then NULL) */
 	size_t state_count;
 	uint32_t generation;
 	bool built;

@@ -19,7 +19,7 @@
 #include "prefilter.h"
 #include "prefilter_impl.h"
 
-#define SAVED_MAGIC 0x33766c6966657270u /* "prefilv3", little-endian */
+#define SAVED_MAGIC 0x34766c6966657270u /* "prefilv4", little-endian */
 
 struct saved_header {
 	uint64_t magic;
@@ -99,13 +99,8 @@ prefilter_save(const struct prefilter *pf, struct buf *out)
 	        -1 ||
 	    put(out, pf->refs, pf->ref_count * sizeof(*pf->refs)) == -1 ||
 	    put(out, pf->exacts, pf->exact_count * sizeof(*pf->exacts)) == -1 ||
-	    put(out, pf->first, n * sizeof(*pf->first)) == -1 ||
-	    put(out, pf->kids, n * sizeof(*pf->kids)) == -1 ||
-	    put(out, pf->fail, n * sizeof(*pf->fail)) == -1 ||
-	    put(out, pf->dict, n * sizeof(*pf->dict)) == -1 ||
-	    put(out, pf->out, n * sizeof(*pf->out)) == -1 ||
+	    put(out, pf->state, n * sizeof(*pf->state)) == -1 ||
 	    put(out, pf->cls, n * sizeof(*pf->cls)) == -1 ||
-	    put(out, pf->row_of, pf->row_span * sizeof(*pf->row_of)) == -1 ||
 	    put(out, pf->rows, pf->row_count * ALPHABET * sizeof(*pf->rows)) ==
 	        -1)
 		goto out;
@@ -248,17 +243,16 @@ trie_fits(const struct prefilter *pf, const struct saved_header *h)
 	if (depth == NULL || queue == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if ((uint64_t)pf->first[i] + pf->kids[i] > n ||
-		    pf->kids[i] > ALPHABET || pf->fail[i] >= n ||
-		    pf->dict[i] >= n || pf->cls[i] >= ALPHABET ||
-		    (pf->out[i] != -1 &&
-		        (pf->out[i] < 0 || (size_t)pf->out[i] >= h->lit_count)))
+		const struct pf_state *st = &pf->state[i];
+
+		if ((uint64_t)st->first + st->kids > n || st->kids > ALPHABET ||
+		    st->fail >= n || st->dict >= n || pf->cls[i] >= ALPHABET ||
+		    (st->out != -1 &&
+		        (st->out < 0 || (size_t)st->out >= h->lit_count)) ||
+		    st->row > h->row_count ||
+		    (st->row != 0 && i >= h->row_span))
 			goto out;
 		depth[i] = UINT32_MAX; /* not reached yet */
-	}
-	for (i = 0; i < h->row_span; i++) {
-		if (pf->row_of[i] > h->row_count)
-			goto out;
 	}
 	for (i = 0; i < h->row_count * ALPHABET; i++) {
 		if (pf->rows[i] >= n)
@@ -278,8 +272,9 @@ trie_fits(const struct prefilter *pf, const struct saved_header *h)
 	}
 	while (head < tail) {
 		uint32_t u = queue[head++], v;
+		const struct pf_state *st = &pf->state[u];
 
-		for (v = pf->first[u]; v < pf->first[u] + pf->kids[u]; v++) {
+		for (v = st->first; v < st->first + st->kids; v++) {
 			if (depth[v] != UINT32_MAX)
 				goto out; /* reached twice: not a tree */
 			depth[v] = depth[u] + 1;
@@ -289,13 +284,15 @@ trie_fits(const struct prefilter *pf, const struct saved_header *h)
 	if (tail != n - 1)
 		goto out; /* some state unreachable */
 	for (i = 1; i < n; i++) {
-		if (depth[pf->fail[i]] >= depth[i] ||
-		    (pf->dict[i] != 0 && depth[pf->dict[i]] >= depth[i]) ||
-		    (pf->out[i] >= 0 &&
-		        pf->lit_refs[pf->out[i]].len != depth[i]))
+		const struct pf_state *st = &pf->state[i];
+
+		if (depth[st->fail] >= depth[i] ||
+		    (st->dict != 0 && depth[st->dict] >= depth[i]) ||
+		    (st->out >= 0 && pf->lit_refs[st->out].len != depth[i]))
 			goto out;
 	}
-	ok = pf->out[0] == -1 && pf->kids[0] == 0 && pf->row_of[0] != 0;
+	ok = pf->state[0].out == -1 && pf->state[0].kids == 0 &&
+	    pf->state[0].row != 0;
 out:
 	free(depth);
 	free(queue);
@@ -358,13 +355,8 @@ prefilter_take_saved(struct prefilter *pf)
 	pf->lit_refs = take(&rd, h.lit_count, sizeof(*pf->lit_refs));
 	pf->refs = take(&rd, h.ref_count, sizeof(*pf->refs));
 	pf->exacts = take(&rd, h.exact_count, sizeof(*pf->exacts));
-	pf->first = take(&rd, n, sizeof(*pf->first));
-	pf->kids = take(&rd, n, sizeof(*pf->kids));
-	pf->fail = take(&rd, n, sizeof(*pf->fail));
-	pf->dict = take(&rd, n, sizeof(*pf->dict));
-	pf->out = take(&rd, n, sizeof(*pf->out));
+	pf->state = take(&rd, n, sizeof(*pf->state));
 	pf->cls = take(&rd, n, sizeof(*pf->cls));
-	pf->row_of = take(&rd, h.row_span, sizeof(*pf->row_of));
 	pf->rows = take(&rd, h.row_count * ALPHABET, sizeof(*pf->rows));
 	if (rd.bad || rd.left != 0 || s == NULL || pf->set == NULL)
 		goto fail;
