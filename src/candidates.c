@@ -231,25 +231,33 @@ candidates_has(const struct candidates *c, size_t n)
 	return n < c->count && (c->bits[n / 64] >> (n % 64) & 1) != 0;
 }
 
-size_t
-candidates_next(const struct candidates *c, size_t from)
+/* The first candidate numbered 'from' or more and below 'end' (at most
+ * the count), or 'end': bit words past 'end' are not looked at. */
+static size_t
+next_before(const struct candidates *c, size_t from, size_t end)
 {
 	size_t w = from / 64;
 	uint64_t word;
 
-	if (from >= c->count)
-		return c->count;
+	if (from >= end)
+		return end;
 	word = c->bits[w] & (~(uint64_t)0 << (from % 64));
 	for (;;) {
 		if (word != 0) {
 			size_t n = w * 64 + (size_t)__builtin_ctzll(word);
 
-			return n < c->count ? n : c->count;
+			return n < end ? n : end;
 		}
-		if (++w >= c->words || w * 64 >= c->count)
-			return c->count;
+		if (++w * 64 >= end)
+			return end;
 		word = c->bits[w];
 	}
+}
+
+size_t
+candidates_next(const struct candidates *c, size_t from)
+{
+	return next_before(c, from, c->count);
 }
 
 size_t
@@ -258,7 +266,7 @@ candidates_next_in(
 {
 	if (c == NULL || i >= count)
 		return i;
-	return candidates_next(c, first + i) - first;
+	return next_before(c, first + i, first + count) - first;
 }
 
 size_t
