@@ -4,7 +4,8 @@
  * key, with where each key's entries begin, built on the first
  * selection; a selection is a bit set over pattern numbers, started from
  * the patterns that are always candidates and completed from the sets
- * the prefilter saw.
+ * the prefilter saw.  Each pattern also knows its group (an intent, a
+ * rule), so callers jump from one group with a candidate to the next.
  */
 #include "candidates.h"
 
