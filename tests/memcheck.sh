@@ -10,6 +10,8 @@ bin=${1:?usage: tests/memcheck.sh PATH/TO/backbot [QUESTIONS-FILE]}
 command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# A cache of its own, so that the check never writes to the user's.
+export BACKBOT_CACHE_DIR="${BACKBOT_CACHE_DIR:-$tmp/cache}"
 if [ $# -ge 2 ]; then
 	cp "$2" "$tmp/q"
 else
