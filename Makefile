@@ -9,9 +9,10 @@ DEBS = build-essential pkg-config libpcre2-dev libcjson-dev \
        libcurl4-openssl-dev libcmocka-dev libedit-dev \
        python3 python3-jsonschema python3-yaml
 
-PKGS     = libpcre2-8 libcjson libedit
+PKGS     = libpcre2-8 libcjson
 # libcurl is loaded at run time by the Matrix front end (src/http.c):
-# only its headers are needed at build time.
+# only its headers are needed at build time.  libedit is loaded at run
+# time by the terminal chat (src/lineedit.c): libedit-dev installs it.
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -pedantic -Wall -Wextra -Werror -Wshadow -Wvla \

@@ -6,7 +6,6 @@
  */
 #include "repl.h"
 
-#include <editline/readline.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +15,7 @@
 #include "bot.h"
 #include "buf.h"
 #include "doctor.h"
+#include "lineedit.h"
 #include "text.h"
 
 #define REPLY_MAX     (256 * 1024) /* bytes of one rendered reply */
@@ -45,7 +45,7 @@ repl_options_detect(struct repl_options *o, FILE *in, FILE *out)
 		if (o->width > MAX_WIDTH)
 			o->width = MAX_WIDTH;
 	}
-	o->editline = isatty(fileno(in)) && tty_out;
+	o->editline = isatty(fileno(in)) && tty_out && lineedit_available();
 }
 
 /* Write one line of text wrapped at o->width, continuing numbered and
@@ -242,10 +242,11 @@ repl_ask_lines(struct bot *bot, FILE *in, FILE *out, FILE *err,
 
 /* ------------------------------------------------------------ line input */
 
-/* Read one line: through libedit on a terminal, else from 'in'.  Returns
- * a malloc'd string without the newline, or NULL at end of input.  A line
- * longer than a question may be is cut one byte past the limit, so the
- * bot refuses it as too long (and the rest of it is skipped). */
+/* Read one line: through libedit on a terminal (lineedit.h), else from
+ * 'in'.  Returns a malloc'd string without the newline, or NULL at end
+ * of input.  A line longer than a question may be is cut one byte past
+ * the limit, so the bot refuses it as too long (and the rest of it is
+ * skipped). */
 static char *
 read_line(FILE *in, const char *prompt, const struct repl_options *o)
 {
@@ -253,11 +254,12 @@ read_line(FILE *in, const char *prompt, const struct repl_options *o)
 	int truncated;
 	char *s = NULL;
 
-	if (o->editline) {
-		s = readline(prompt);
-		if (s != NULL && s[0] != '\0')
-			add_history(s);
-		return s;
+	if (o->editline)
+		return lineedit_read(prompt);
+	if (isatty(fileno(in))) {
+		/* A terminal without libedit: plain lines, still prompted. */
+		fputs(prompt, stdout);
+		fflush(stdout);
 	}
 	buf_init(&line, BOT_MAX_QUESTION_BYTES + 1);
 	if (buf_getline(&line, in, &truncated) == 1)

@@ -135,6 +135,20 @@ printf '{"intents": [\n  {"id": "resources.extra", "patterns": ["\\\\bzebra\\\\b
 expect_status 2 "check example mismatch" "$bin" --kb "$tmp/kb" check
 expect_in "$tmp/err" "example \"how do I crack my back\" matches" "example mismatch"
 
+# --- chat on a terminal: line editing (libedit, loaded when chat starts) ----
+checks=$((checks + 1))
+if python3 tests/chat_tty.py "$bin" "is it safe to crack my back" "<up>" quit >"$tmp/tty" 2>&1; then
+	n=$(grep -c "everyday stiffness" "$tmp/tty")
+	[ "$n" -eq 2 ] || fail "chat: the up arrow should ask the last question again (answered $n times): $(tail -c 400 "$tmp/tty")"
+else
+	fail "chat on a terminal did not end at quit: $(tail -c 400 "$tmp/tty")"
+fi
+# Batch runs never map the line editor: it is not linked (src/lineedit.h).
+checks=$((checks + 1))
+if ldd "$bin" 2>/dev/null | grep -q libedit; then
+	fail "backbot links libedit; only chat should load it"
+fi
+
 # --- install -----------------------------------------------------------------
 checks=$((checks + 1))
 if make -s install B="$tmp/build" PREFIX="$tmp/prefix" >"$tmp/log" 2>&1; then

@@ -1,0 +1,63 @@
+/* lineedit.c - libedit's readline(), opened on first use; see
+ * lineedit.h. */
+#include "lineedit.h"
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <string.h>
+
+#define LIBEDIT_SONAME "libedit.so.2"
+
+/* The libedit functions used, resolved at run time. */
+static struct {
+	char *(*readline)(const char *prompt);
+	int (*add_history)(const char *line);
+	void *handle; /* from dlopen(), NULL until loaded */
+	bool tried;
+} libedit;
+
+/* dlsym() returns an object pointer; POSIX guarantees it converts to a
+ * function pointer, which ISO C alone does not: copy the bits. */
+static int
+resolve(void *fn_slot, size_t size, const char *name)
+{
+	void *sym = dlsym(libedit.handle, name);
+
+	if (sym == NULL || size != sizeof(sym))
+		return -1;
+	memcpy(fn_slot, &sym, size);
+	return 0;
+}
+
+bool
+lineedit_available(void)
+{
+	if (libedit.tried)
+		return libedit.handle != NULL;
+	libedit.tried = true;
+	libedit.handle = dlopen(LIBEDIT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (libedit.handle == NULL)
+		return false;
+	if (resolve(&libedit.readline, sizeof(libedit.readline), "readline") ==
+	        -1 ||
+	    resolve(&libedit.add_history, sizeof(libedit.add_history),
+	        "add_history") == -1) {
+		dlclose(libedit.handle);
+		libedit.handle = NULL;
+		return false;
+	}
+	return true;
+}
+
+char *
+lineedit_read(const char *prompt)
+{
+	char *s;
+
+	if (!lineedit_available())
+		return NULL;
+	s = libedit.readline(prompt);
+	if (s != NULL && s[0] != '\0')
+		(void)libedit.add_history(s);
+	return s;
+}
