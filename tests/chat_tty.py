@@ -4,7 +4,8 @@ a terminal does, and print everything it showed.
 
 usage: tests/chat_tty.py PATH/TO/backbot LINE...
 Each LINE is typed followed by Enter; "<up>" stands for the up arrow (the
-line editor's history).  Exits 1 when the program did not end in time.
+line editor's history).  Exits 1 when the program did not end in time, 77
+when this machine has no pseudo-terminals to offer.
 """
 import os
 import pty
@@ -29,7 +30,11 @@ def read_for(fd, seconds, out):
 
 def main():
     binary, lines = sys.argv[1], sys.argv[2:]
-    pid, fd = pty.fork()
+    try:
+        pid, fd = pty.fork()
+    except OSError as e:
+        print("no pseudo-terminal here: %s" % e)
+        return 77
     if pid == 0:
         os.execv(binary, [binary, "chat"])
     out = []

@@ -137,12 +137,14 @@ expect_in "$tmp/err" "example \"how do I crack my back\" matches" "example misma
 
 # --- chat on a terminal: line editing (libedit, loaded when chat starts) ----
 checks=$((checks + 1))
-if python3 tests/chat_tty.py "$bin" "is it safe to crack my back" "<up>" quit >"$tmp/tty" 2>&1; then
+python3 tests/chat_tty.py "$bin" "is it safe to crack my back" "<up>" quit >"$tmp/tty" 2>&1
+case $? in
+0)
 	n=$(grep -c "everyday stiffness" "$tmp/tty")
-	[ "$n" -eq 2 ] || fail "chat: the up arrow should ask the last question again (answered $n times): $(tail -c 400 "$tmp/tty")"
-else
-	fail "chat on a terminal did not end at quit: $(tail -c 400 "$tmp/tty")"
-fi
+	[ "$n" -eq 2 ] || fail "chat: the up arrow should ask the last question again (answered $n times): $(tail -c 400 "$tmp/tty")" ;;
+77) echo "e2e: skipped the terminal chat check: $(cat "$tmp/tty")" ;;
+*) fail "chat on a terminal did not end at quit: $(tail -c 400 "$tmp/tty")" ;;
+esac
 # Batch runs never map the line editor: it is not linked (src/lineedit.h).
 checks=$((checks + 1))
 if ldd "$bin" 2>/dev/null | grep -q libedit; then
