@@ -116,7 +116,8 @@ candidates_add(
 {
 	size_t n = c->count, key = pattern_key(p, pf);
 
-	if (grow_bits(c, n) == -1 || grow_group_of(c, n + 1) == -1)
+	if (n >= UINT32_MAX || grow_bits(c, n) == -1 ||
+	    grow_group_of(c, n + 1) == -1)
 		return -1;
 	c->group_of[n] = NO_GROUP; /* candidates_add_group() says which */
 	if (key == PREFILTER_NONE) {
@@ -283,4 +284,28 @@ candidates_next_group(const struct candidates *c, size_t g)
 			return c->group_of[p];
 	}
 	return c->group_count;
+}
+
+size_t
+candidates_list(const struct candidates *c, uint32_t *out)
+{
+	size_t w, n = 0, words = (c->count + 63) / 64;
+
+	for (w = 0; w < words; w++) {
+		uint64_t word = c->bits[w];
+
+		while (word != 0) {
+			out[n++] =
+			    (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+			word &= word - 1;
+		}
+	}
+	return n;
+}
+
+size_t
+candidates_group(const struct candidates *c, size_t n)
+{
+	return n < c->count && c->group_of[n] != NO_GROUP ? c->group_of[n]
+	                                                  : SIZE_MAX;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pattern;
 struct prefilter;
@@ -59,5 +60,13 @@ size_t candidates_next_in(
  * trying, not all of them.  Patterns filed alone (candidates_add()) belong
  * to no group and are passed over. */
 size_t candidates_next_group(const struct candidates *c, size_t g);
+
+/* Every candidate of the last selection, in order, into out[] (room for
+ * candidates_count() numbers); returns how many. */
+size_t candidates_list(const struct candidates *c, uint32_t *out);
+
+/* The group pattern 'n' was filed in (see candidates_next_group()), or
+ * SIZE_MAX for a pattern filed alone. */
+size_t candidates_group(const struct candidates *c, size_t n);
 
 #endif

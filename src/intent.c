@@ -31,6 +31,7 @@ struct intent_set {
 	size_t count;
 	size_t cap;
 	struct candidates *candidates; /* NULL: try every pattern */
+	uint32_t *listed; /* room for every pattern: a question's candidates */
 };
 
 static void
@@ -59,6 +60,7 @@ intent_free(struct intent_set *set)
 		intent_clear(&set->items[i]);
 	free(set->items);
 	candidates_free(set->candidates);
+	free(set->listed);
 	free(set);
 }
 
@@ -279,41 +281,71 @@ score_intent(const struct intent *it, const struct candidates *cand,
 	return score < 0 ? 0 : score;
 }
 
+/* Put intent 'i' with score 's' into out[0..*n) (at most 'max'), best
+ * first; ties keep definition order: only strictly better moves up. */
+static void
+rank_insert(struct intent_score *out, size_t *n, size_t max, size_t i, double s)
+{
+	size_t j;
+
+	if (s <= 0 || (*n == max && s <= out[*n - 1].score))
+		return;
+	j = *n < max ? (*n)++ : *n - 1;
+	while (j > 0 && out[j - 1].score < s) {
+		out[j] = out[j - 1];
+		j--;
+	}
+	out[j].index = i;
+	out[j].score = s;
+}
+
 size_t
 intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
     size_t len, struct intent_score *out, size_t max)
 {
-	const struct candidates *cand = NULL;
-	size_t i, n = 0;
+	const struct candidates *cand = set->candidates;
+	size_t i, k, listed, n = 0;
 
-	if (set->candidates != NULL &&
-	    candidates_select(set->candidates, rx_env_scanned(env, norm, len)))
-		cand = set->candidates;
-	/* Intents are candidates' groups, in order (intent_index()): only
-	 * those with a pattern that might match are visited. */
-	for (i = cand != NULL ? candidates_next_group(cand, 0) : 0;
-	     i < set->count && max > 0;
-	     i = cand != NULL ? candidates_next_group(cand, i + 1) : i + 1) {
-		const struct intent *it = &set->items[i];
-		double s;
-		size_t j;
+	if (max == 0)
+		return 0;
+	if (cand == NULL ||
+	    !candidates_select(
+	        set->candidates, rx_env_scanned(env, norm, len))) {
+		/* No selection: every pattern of every intent is tried. */
+		for (i = 0; i < set->count; i++)
+			rank_insert(out, &n, max, i,
+			    score_intent(&set->items[i], NULL, env, norm, len));
+		return n;
+	}
+	/* The candidates in order: an intent's patterns are neighbours, so
+	 * each intent with a candidate is scored once, over its candidates,
+	 * in the order score_intent() would take them. */
+	listed = candidates_list(cand, set->listed);
+	for (k = 0; k < listed;) {
+		const struct intent *it;
+		double miss = 1.0, penalty = 0.0, score;
 
-		if (next_pattern(it, cand, 0) >= it->pattern_count)
-			continue; /* nothing it needs is in the message */
-		s = score_intent(it, cand, env, norm, len);
-
-		if (s <= 0)
+		i = candidates_group(cand, set->listed[k]);
+		if (i >= set->count) { /* cannot happen: all are in groups */
+			k++;
 			continue;
-		if (n == max && s <= out[n - 1].score)
-			continue;
-		j = n < max ? n++ : n - 1;
-		/* Ties keep definition order: only strictly better moves up. */
-		while (j > 0 && out[j - 1].score < s) {
-			out[j] = out[j - 1];
-			j--;
 		}
-		out[j].index = i;
-		out[j].score = s;
+		it = &set->items[i];
+		for (;
+		     k < listed && candidates_group(cand, set->listed[k]) == i;
+		     k++) {
+			const struct pattern *p =
+			    &it->patterns[set->listed[k] - it->first_pattern];
+
+			if (!pattern_matches(p, env, norm, len))
+				continue;
+			if (p->weight >= 0)
+				miss *= 1.0 - p->weight;
+			else
+				penalty -= p->weight;
+		}
+		score = 1.0 - miss - penalty;
+		rank_insert(out, &n, max, i, score < 0 ? 0 : score);
 	}
 	return n;
 }
@@ -348,12 +380,22 @@ intent_index(struct intent_set *set, const struct prefilter *pf)
 
 	/* Without the index every pattern is tried: slower, same answers. */
 	candidates_free(set->candidates);
+	free(set->listed);
+	set->listed = NULL;
 	set->candidates = candidates_new();
 	for (i = 0; i < set->count && set->candidates != NULL; i++) {
 		struct intent *it = &set->items[i];
 
 		if (candidates_add_group(set->candidates, it->patterns,
 		        it->pattern_count, pf, &it->first_pattern) == -1) {
+			candidates_free(set->candidates);
+			set->candidates = NULL;
+		}
+	}
+	if (set->candidates != NULL) {
+		set->listed = malloc(
+		    (candidates_count(set->candidates) + 1) * sizeof(uint32_t));
+		if (set->listed == NULL) {
 			candidates_free(set->candidates);
 			set->candidates = NULL;
 		}

@@ -360,6 +360,23 @@ candidates_visit_only_groups_with_a_candidate(void **state)
 	assert_true(candidates_select(c, pf));
 	assert_true(candidates_has(c, 3));
 	assert_int_equal(candidates_next_group(c, 0), 4); /* in no group */
+	assert_int_equal(candidates_group(c, 3), SIZE_MAX);
+	assert_int_equal(candidates_group(c, 2), 2);
+	assert_int_equal(candidates_group(c, 5), 3);
+
+	/* The whole selection in order, as intent_rank() walks it. */
+	prefilter_scan(pf, "crack it, see a doctor, pop it", 30);
+	assert_true(candidates_select(c, pf));
+	{
+		uint32_t listed[6];
+		size_t n = candidates_list(c, listed);
+
+		assert_int_equal(n, 4);
+		assert_int_equal(listed[0], 0);
+		assert_int_equal(listed[1], 1);
+		assert_int_equal(listed[2], 4);
+		assert_int_equal(listed[3], 5);
+	}
 
 	prefilter_scan(pf, "nothing here", 12);
 	assert_true(candidates_select(c, pf));
