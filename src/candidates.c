@@ -5,7 +5,7 @@
  * selection; a selection is a bit set over pattern numbers, started from
  * the patterns that are always candidates and completed from the sets
  * the prefilter saw.  Each pattern also knows its group (an intent, a
- * rule), so callers jump from one group with a candidate to the next.
+ * rule), so a caller walks the candidates once, group after group.
  */
 #include "candidates.h"
 
@@ -33,11 +33,10 @@ struct candidates {
 	uint64_t *bits;   /* the last selection */
 	size_t count;     /* patterns filed */
 	size_t words;     /* of 'always' and 'bits' */
-	/* Groups filed by candidates_add_group(): each one's first pattern,
-	 * and the group of every pattern (NO_GROUP for one filed alone). */
-	size_t *group_first;
+	/* The group of every pattern, numbered in the order
+	 * candidates_add_group() filed them (NO_GROUP for one filed alone). */
 	uint32_t *group_of;
-	size_t group_count, group_cap, group_of_cap;
+	size_t group_count, group_of_cap;
 };
 
 struct candidates *
@@ -55,7 +54,6 @@ candidates_free(struct candidates *c)
 	free(c->first);
 	free(c->always);
 	free(c->bits);
-	free(c->group_first);
 	free(c->group_of);
 	free(c);
 }
@@ -149,19 +147,9 @@ candidates_add_group(struct candidates *c, const struct pattern *p, size_t n,
 {
 	size_t i;
 
-	if (c->group_count == c->group_cap) {
-		size_t ncap = c->group_cap == 0 ? 64 : c->group_cap * 2;
-		size_t *ng = realloc(c->group_first, ncap * sizeof(*ng));
-
-		if (ng == NULL)
-			return -1;
-		c->group_first = ng;
-		c->group_cap = ncap;
-	}
 	if (c->group_count >= UINT32_MAX)
 		return -1;
 	*first = c->count;
-	c->group_first[c->group_count] = c->count;
 	for (i = 0; i < n; i++) {
 		if (candidates_add(c, &p[i], pf) == -1)
 			return -1;
@@ -233,57 +221,25 @@ candidates_has(const struct candidates *c, size_t n)
 	return n < c->count && (c->bits[n / 64] >> (n % 64) & 1) != 0;
 }
 
-/* The first candidate numbered 'from' or more and below 'end' (at most
- * the count), or 'end': bit words past 'end' are not looked at. */
-static size_t
-next_before(const struct candidates *c, size_t from, size_t end)
+size_t
+candidates_next(const struct candidates *c, size_t from)
 {
 	size_t w = from / 64;
 	uint64_t word;
 
-	if (from >= end)
-		return end;
+	if (from >= c->count)
+		return c->count;
 	word = c->bits[w] & (~(uint64_t)0 << (from % 64));
 	for (;;) {
 		if (word != 0) {
 			size_t n = w * 64 + (size_t)__builtin_ctzll(word);
 
-			return n < end ? n : end;
+			return n < c->count ? n : c->count;
 		}
-		if (++w * 64 >= end)
-			return end;
+		if (++w >= c->words || w * 64 >= c->count)
+			return c->count;
 		word = c->bits[w];
 	}
-}
-
-size_t
-candidates_next(const struct candidates *c, size_t from)
-{
-	return next_before(c, from, c->count);
-}
-
-size_t
-candidates_next_in(
-    const struct candidates *c, size_t first, size_t count, size_t i)
-{
-	if (c == NULL || i >= count)
-		return i;
-	return next_before(c, first + i, first + count) - first;
-}
-
-size_t
-candidates_next_group(const struct candidates *c, size_t g)
-{
-	size_t p;
-
-	if (g >= c->group_count)
-		return c->group_count;
-	for (p = candidates_next(c, c->group_first[g]); p < c->count;
-	     p = candidates_next(c, p + 1)) {
-		if (c->group_of[p] != NO_GROUP)
-			return c->group_of[p];
-	}
-	return c->group_count;
 }
 
 size_t

@@ -46,27 +46,15 @@ bool candidates_has(const struct candidates *c, size_t n);
 /* The first candidate numbered 'from' or more, or candidates_count(). */
 size_t candidates_next(const struct candidates *c, size_t from);
 
-/* For a group filed at 'first' with 'count' patterns: the first of its
- * patterns numbered 'i' or more (counting in the group) that is a
- * candidate, or 'count' or more when none is.  With 'c' NULL (no
- * selection) simply 'i'. */
-size_t candidates_next_in(
-    const struct candidates *c, size_t first, size_t count, size_t i);
-
-/* Groups filed by candidates_add_group() are numbered from 0 in the
- * order they were filed.  The first group numbered 'g' or more with a
- * candidate pattern in the last selection, or the number of groups when
- * none has: a caller visits only the groups (intents, rules) worth
- * trying, not all of them.  Patterns filed alone (candidates_add()) belong
- * to no group and are passed over. */
-size_t candidates_next_group(const struct candidates *c, size_t g);
-
 /* Every candidate of the last selection, in order, into out[] (room for
  * candidates_count() numbers); returns how many. */
 size_t candidates_list(const struct candidates *c, uint32_t *out);
 
-/* The group pattern 'n' was filed in (see candidates_next_group()), or
- * SIZE_MAX for a pattern filed alone. */
+/* The group (an intent, a rule) pattern 'n' was filed in: groups are
+ * numbered from 0 in the order candidates_add_group() filed them.
+ * SIZE_MAX for a pattern filed alone (candidates_add()).  A group's
+ * patterns are neighbours, so walking candidates_list() visits each
+ * group with a candidate once, its candidates together. */
 size_t candidates_group(const struct candidates *c, size_t n);
 
 #endif

@@ -251,23 +251,15 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 	return set;
 }
 
-/* The next pattern of 'it' from number 'i' on worth trying. */
-static size_t
-next_pattern(const struct intent *it, const struct candidates *cand, size_t i)
-{
-	return candidates_next_in(
-	    cand, it->first_pattern, it->pattern_count, i);
-}
-
+/* An intent's score with every one of its patterns tried. */
 static double
-score_intent(const struct intent *it, const struct candidates *cand,
-    struct rx_env *env, const char *s, size_t len)
+score_intent(
+    const struct intent *it, struct rx_env *env, const char *s, size_t len)
 {
 	double miss = 1.0, penalty = 0.0, score;
 	size_t i;
 
-	for (i = next_pattern(it, cand, 0); i < it->pattern_count;
-	     i = next_pattern(it, cand, i + 1)) {
+	for (i = 0; i < it->pattern_count; i++) {
 		const struct pattern *p = &it->patterns[i];
 
 		if (!pattern_matches(p, env, s, len))
@@ -314,7 +306,7 @@ intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
 		/* No selection: every pattern of every intent is tried. */
 		for (i = 0; i < set->count; i++)
 			rank_insert(out, &n, max, i,
-			    score_intent(&set->items[i], NULL, env, norm, len));
+			    score_intent(&set->items[i], env, norm, len));
 		return n;
 	}
 	/* The candidates in order: an intent's patterns are neighbours, so

@@ -67,6 +67,7 @@ struct triage {
 	struct rx_env *env;
 	const struct lexicon *lex;
 	struct candidates *candidates; /* NULL: try every pattern */
+	uint32_t *listed; /* room for every pattern: a message's candidates */
 };
 
 const char *
@@ -134,6 +135,7 @@ triage_free(struct triage *t)
 		free(t->guidance[i]);
 	rx_env_free(t->env);
 	candidates_free(t->candidates);
+	free(t->listed);
 	free(t);
 }
 
@@ -637,79 +639,103 @@ has_live_occurrence(const struct triage *t, struct rx_env *env, struct rx *rx,
 	return true; /* too many to examine: assume the worst */
 }
 
-/* The next pattern of 'r' from number 'i' on worth trying. */
-static size_t
-next_pattern(const struct rule *r, const struct candidates *cand, size_t i)
+/* Does pattern 'p' of rule 'r' fire: possible, every regex it needs
+ * found where no cue discounts it, and none of those it must not have? */
+static bool
+pattern_fires(const struct triage *t, struct rx_env *env, const struct rule *r,
+    const struct pattern *p, const char *s, size_t len)
 {
-	return candidates_next_in(cand, r->first_pattern, r->pattern_count, i);
+	size_t j;
+
+	if (!pattern_possible(p, env, s))
+		return false;
+	for (j = 0; j < p->all_count; j++) {
+		if (!has_live_occurrence(t, env, p->all[j], r->level, s, len))
+			return false;
+	}
+	return pattern_none_clear(p, env, s, len);
 }
 
-static bool
-rule_fires(const struct triage *t, const struct candidates *cand,
-    struct rx_env *env, const struct rule *r, const char *s, size_t len)
+/* Rule 'r' fired: raise the level, and keep its reason among the most
+ * serious ones, sorted; when full, a new reason replaces the last one
+ * only if it is more serious. */
+static void
+add_reason(struct triage_result *out, const struct rule *r)
 {
-	size_t i, j;
+	size_t j;
 
-	for (i = next_pattern(r, cand, 0); i < r->pattern_count;
-	     i = next_pattern(r, cand, i + 1)) {
-		const struct pattern *p = &r->patterns[i];
-
-		if (!pattern_possible(p, env, s))
-			continue;
-		for (j = 0; j < p->all_count; j++) {
-			if (!has_live_occurrence(
-			        t, env, p->all[j], r->level, s, len))
-				break;
-		}
-		if (j == p->all_count && pattern_none_clear(p, env, s, len))
-			return true;
+	if (r->level > out->level)
+		out->level = r->level;
+	if (out->reason_count == TRIAGE_MAX_REASONS) {
+		if (r->level <= out->levels[TRIAGE_MAX_REASONS - 1])
+			return;
+		j = TRIAGE_MAX_REASONS - 1;
+	} else {
+		j = out->reason_count++;
 	}
-	return false;
+	while (j > 0 && out->levels[j - 1] < r->level) {
+		out->rule_ids[j] = out->rule_ids[j - 1];
+		out->reasons[j] = out->reasons[j - 1];
+		out->levels[j] = out->levels[j - 1];
+		j--;
+	}
+	out->rule_ids[j] = r->id;
+	out->reasons[j] = r->reason;
+	out->levels[j] = r->level;
 }
 
 void
 triage_assess(struct triage *t, struct rx_env *env, const char *norm,
     size_t len, struct triage_result *out)
 {
-	const struct candidates *cand = NULL;
-	size_t i, j;
+	const struct candidates *cand = t->candidates;
+	size_t i, j, k, listed;
 
 	if (env == NULL) {
 		env = t->env;
 		rx_env_begin(env, norm, len);
 	}
-	if (t->candidates != NULL &&
-	    candidates_select(t->candidates, rx_env_scanned(env, norm, len)))
-		cand = t->candidates;
 	memset(out, 0, sizeof(*out));
-	/* Rules are candidates' groups, in order (triage_index()). */
-	for (i = cand != NULL ? candidates_next_group(cand, 0) : 0;
-	     i < t->rule_count;
-	     i = cand != NULL ? candidates_next_group(cand, i + 1) : i + 1) {
-		const struct rule *r = &t->rules[i];
+	if (cand == NULL ||
+	    !candidates_select(t->candidates, rx_env_scanned(env, norm, len))) {
+		/* No selection: every pattern of every rule is tried. */
+		for (i = 0; i < t->rule_count; i++) {
+			const struct rule *r = &t->rules[i];
 
-		if (!rule_fires(t, cand, env, r, norm, len))
+			for (j = 0; j < r->pattern_count; j++) {
+				if (pattern_fires(t, env, r, &r->patterns[j],
+				        norm, len)) {
+					add_reason(out, r);
+					break;
+				}
+			}
+		}
+		return;
+	}
+	/* The candidates in order: a rule's patterns are neighbours (rules
+	 * are the candidates' groups, see triage_index()), and a rule fires
+	 * at its first pattern that does. */
+	listed = candidates_list(cand, t->listed);
+	for (k = 0; k < listed;) {
+		const struct rule *r;
+		bool fired = false;
+
+		i = candidates_group(cand, t->listed[k]);
+		if (i >= t->rule_count) { /* cannot happen: all are in groups */
+			k++;
 			continue;
-		if (r->level > out->level)
-			out->level = r->level;
-		/* Keep reasons sorted, most serious first; when full, a new
-		 * reason replaces the last one only if it is more serious. */
-		if (out->reason_count == TRIAGE_MAX_REASONS) {
-			if (r->level <= out->levels[TRIAGE_MAX_REASONS - 1])
-				continue;
-			j = TRIAGE_MAX_REASONS - 1;
-		} else {
-			j = out->reason_count++;
 		}
-		while (j > 0 && out->levels[j - 1] < r->level) {
-			out->rule_ids[j] = out->rule_ids[j - 1];
-			out->reasons[j] = out->reasons[j - 1];
-			out->levels[j] = out->levels[j - 1];
-			j--;
+		r = &t->rules[i];
+		for (; k < listed && candidates_group(cand, t->listed[k]) == i;
+		     k++) {
+			if (!fired &&
+			    pattern_fires(t, env, r,
+			        &r->patterns[t->listed[k] - r->first_pattern],
+			        norm, len))
+				fired = true;
 		}
-		out->rule_ids[j] = r->id;
-		out->reasons[j] = r->reason;
-		out->levels[j] = r->level;
+		if (fired)
+			add_reason(out, r);
 	}
 }
 
@@ -753,12 +779,22 @@ triage_index(struct triage *t, const struct prefilter *pf)
 
 	/* Without the index every pattern is tried: slower, same answers. */
 	candidates_free(t->candidates);
+	free(t->listed);
+	t->listed = NULL;
 	t->candidates = candidates_new();
 	for (i = 0; i < t->rule_count && t->candidates != NULL; i++) {
 		struct rule *r = &t->rules[i];
 
 		if (candidates_add_group(t->candidates, r->patterns,
 		        r->pattern_count, pf, &r->first_pattern) == -1) {
+			candidates_free(t->candidates);
+			t->candidates = NULL;
+		}
+	}
+	if (t->candidates != NULL) {
+		t->listed = malloc(
+		    (candidates_count(t->candidates) + 1) * sizeof(uint32_t));
+		if (t->listed == NULL) {
 			candidates_free(t->candidates);
 			t->candidates = NULL;
 		}

@@ -317,10 +317,11 @@ candidates_are_the_patterns_a_message_can_match(void **state)
 	prefilter_free(pf);
 }
 
-/* Groups (an intent's patterns, a rule's) are visited only when one of
- * their patterns is a candidate; a pattern filed alone is in none. */
+/* Every pattern knows its group (an intent's patterns, a rule's), a
+ * pattern filed alone is in none, and the selection lists candidates in
+ * order, so each group's come together. */
 static void
-candidates_visit_only_groups_with_a_candidate(void **state)
+candidates_know_their_group_and_come_in_order(void **state)
 {
 	struct prefilter *pf = prefilter_new();
 	struct candidates *c = candidates_new();
@@ -346,22 +347,11 @@ candidates_visit_only_groups_with_a_candidate(void **state)
 	assert_int_equal(candidates_add_group(c, &p[4], 2, pf, &first), 0);
 	assert_int_equal(first, 4);
 
-	prefilter_scan(pf, "see a doctor", 12);
-	assert_true(candidates_select(c, pf));
-	assert_int_equal(candidates_next_group(c, 0), 0);
-	assert_int_equal(candidates_next_group(c, 1), 3);
-	assert_int_equal(candidates_next_group(c, 4), 4); /* past the end */
-
-	prefilter_scan(pf, "numb and stretches", 18);
-	assert_true(candidates_select(c, pf));
-	assert_int_equal(candidates_next_group(c, 0), 2);
-	assert_int_equal(candidates_next_group(c, 3), 4);
-	prefilter_scan(pf, "numb", 4);
-	assert_true(candidates_select(c, pf));
-	assert_true(candidates_has(c, 3));
-	assert_int_equal(candidates_next_group(c, 0), 4); /* in no group */
-	assert_int_equal(candidates_group(c, 3), SIZE_MAX);
+	assert_int_equal(candidates_group(c, 0), 0);
+	assert_int_equal(candidates_group(c, 1), 0);
 	assert_int_equal(candidates_group(c, 2), 2);
+	assert_int_equal(candidates_group(c, 3), SIZE_MAX); /* in no group */
+	assert_int_equal(candidates_group(c, 4), 3);
 	assert_int_equal(candidates_group(c, 5), 3);
 
 	/* The whole selection in order, as intent_rank() walks it. */
@@ -378,9 +368,21 @@ candidates_visit_only_groups_with_a_candidate(void **state)
 		assert_int_equal(listed[3], 5);
 	}
 
+	prefilter_scan(pf, "numb and nothing else", 21);
+	assert_true(candidates_select(c, pf));
+	{
+		uint32_t listed[6];
+
+		assert_int_equal(candidates_list(c, listed), 1);
+		assert_int_equal(listed[0], 3);
+	}
 	prefilter_scan(pf, "nothing here", 12);
 	assert_true(candidates_select(c, pf));
-	assert_int_equal(candidates_next_group(c, 0), 4);
+	{
+		uint32_t listed[6];
+
+		assert_int_equal(candidates_list(c, listed), 0);
+	}
 	for (i = 0; i < 6; i++)
 		pattern_free(&p[i]);
 	candidates_free(c);
@@ -532,7 +534,7 @@ main(void)
 	    cmocka_unit_test(matches_start_where_their_first_literals_are),
 	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
-	    cmocka_unit_test(candidates_visit_only_groups_with_a_candidate),
+	    cmocka_unit_test(candidates_know_their_group_and_come_in_order),
 	    cmocka_unit_test(tuning_drops_common_requirements),
 	    cmocka_unit_test(prefilter_never_changes_a_result),
 	};
