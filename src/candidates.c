@@ -31,8 +31,10 @@ struct candidates {
 	size_t keys;      /* sets 'first' covers */
 	uint64_t *always; /* bit per pattern: no key */
 	uint64_t *bits;   /* the last selection */
-	size_t count;     /* patterns filed */
-	size_t words;     /* of 'always' and 'bits' */
+	uint32_t *listed; /* the same, as pattern numbers in order */
+	size_t listed_count;
+	size_t count; /* patterns filed */
+	size_t words; /* of 'always' and 'bits' */
 	/* The group of every pattern, numbered in the order
 	 * candidates_add_group() filed them (NO_GROUP for one filed alone). */
 	uint32_t *group_of;
@@ -54,6 +56,7 @@ candidates_free(struct candidates *c)
 	free(c->first);
 	free(c->always);
 	free(c->bits);
+	free(c->listed);
 	free(c->group_of);
 	free(c);
 }
@@ -177,9 +180,14 @@ build_index(struct candidates *c, size_t keys)
 	size_t k, e = 0;
 
 	qsort(c->entries, c->entry_count, sizeof(*c->entries), by_key);
+	free(c->listed);
 	c->first = malloc((keys + 1) * sizeof(*c->first));
-	if (c->first == NULL)
-		return -1;
+	c->listed = malloc((c->count + 1) * sizeof(*c->listed));
+	if (c->first == NULL || c->listed == NULL) {
+		free(c->first);
+		c->first = NULL;
+		return -1; /* 'listed' is freed with the set */
+	}
 	for (k = 0; k <= keys; k++) {
 		while (e < c->entry_count && c->entries[e].key < k)
 			e++;
@@ -187,6 +195,24 @@ build_index(struct candidates *c, size_t keys)
 	}
 	c->keys = keys;
 	return 0;
+}
+
+/* The selection's bits as pattern numbers, in order, into 'listed'. */
+static void
+list_selection(struct candidates *c)
+{
+	size_t w, n = 0, words = (c->count + 63) / 64;
+
+	for (w = 0; w < words; w++) {
+		uint64_t word = c->bits[w];
+
+		while (word != 0) {
+			c->listed[n++] =
+			    (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+			word &= word - 1;
+		}
+	}
+	c->listed_count = n;
 }
 
 bool
@@ -212,6 +238,7 @@ candidates_select(struct candidates *c, const struct prefilter *pf)
 			c->bits[p / 64] |= (uint64_t)1 << (p % 64);
 		}
 	}
+	list_selection(c);
 	return true;
 }
 
@@ -243,20 +270,10 @@ candidates_next(const struct candidates *c, size_t from)
 }
 
 size_t
-candidates_list(const struct candidates *c, uint32_t *out)
+candidates_list(const struct candidates *c, const uint32_t **ids)
 {
-	size_t w, n = 0, words = (c->count + 63) / 64;
-
-	for (w = 0; w < words; w++) {
-		uint64_t word = c->bits[w];
-
-		while (word != 0) {
-			out[n++] =
-			    (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
-			word &= word - 1;
-		}
-	}
-	return n;
+	*ids = c->listed;
+	return c->listed_count;
 }
 
 size_t

@@ -46,9 +46,9 @@ bool candidates_has(const struct candidates *c, size_t n);
 /* The first candidate numbered 'from' or more, or candidates_count(). */
 size_t candidates_next(const struct candidates *c, size_t from);
 
-/* Every candidate of the last selection, in order, into out[] (room for
- * candidates_count() numbers); returns how many. */
-size_t candidates_list(const struct candidates *c, uint32_t *out);
+/* Every candidate of the last selection, in order: their numbers in
+ * *ids (borrowed, until the next selection) and how many. */
+size_t candidates_list(const struct candidates *c, const uint32_t **ids);
 
 /* The group (an intent, a rule) pattern 'n' was filed in: groups are
  * numbered from 0 in the order candidates_add_group() filed them.

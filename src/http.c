@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynlib.h"
+
 #define LIBCURL_SONAME "libcurl.so.4"
 
 /* The libcurl functions this file uses, resolved at run time. */
@@ -56,21 +58,9 @@ static struct {
 #define curl_slist_append   (*libcurl.slist_append)
 #define curl_slist_free_all (*libcurl.slist_free_all)
 
-/* dlsym() returns an object pointer; POSIX guarantees it converts to a
- * function pointer, which ISO C alone does not: copy the bits. */
-static int
-resolve(void *fn_slot, size_t size, const char *name)
-{
-	void *sym = dlsym(libcurl.handle, name);
-
-	if (sym == NULL || size != sizeof(sym))
-		return -1;
-	memcpy(fn_slot, &sym, size);
-	return 0;
-}
-
 #define RESOLVE(field, name)                                                   \
-	resolve(&libcurl.field, sizeof(libcurl.field), name)
+	dynlib_resolve(                                                        \
+	    libcurl.handle, &libcurl.field, sizeof(libcurl.field), name)
 
 static int
 load_libcurl(void)

@@ -31,7 +31,6 @@ struct intent_set {
 	size_t count;
 	size_t cap;
 	struct candidates *candidates; /* NULL: try every pattern */
-	uint32_t *listed; /* room for every pattern: a question's candidates */
 };
 
 static void
@@ -60,7 +59,6 @@ intent_free(struct intent_set *set)
 		intent_clear(&set->items[i]);
 	free(set->items);
 	candidates_free(set->candidates);
-	free(set->listed);
 	free(set);
 }
 
@@ -252,25 +250,43 @@ intent_load_dir(const char *dir, const struct lexicon *lex, struct diag *d)
 }
 
 /* An intent's score with every one of its patterns tried. */
+/* What an intent's matching patterns say, combined: positive weights as
+ * independent evidence (1 - product of (1 - w)), negative ones
+ * subtracted. */
+struct evidence {
+	double miss, penalty;
+};
+
+static void
+add_evidence(struct evidence *e, const struct pattern *p)
+{
+	if (p->weight >= 0)
+		e->miss *= 1.0 - p->weight;
+	else
+		e->penalty -= p->weight;
+}
+
+static double
+evidence_score(const struct evidence *e)
+{
+	double score = 1.0 - e->miss - e->penalty;
+
+	return score < 0 ? 0 : score;
+}
+
+/* An intent's score with every one of its patterns tried. */
 static double
 score_intent(
     const struct intent *it, struct rx_env *env, const char *s, size_t len)
 {
-	double miss = 1.0, penalty = 0.0, score;
+	struct evidence e = {1.0, 0.0};
 	size_t i;
 
 	for (i = 0; i < it->pattern_count; i++) {
-		const struct pattern *p = &it->patterns[i];
-
-		if (!pattern_matches(p, env, s, len))
-			continue;
-		if (p->weight >= 0)
-			miss *= 1.0 - p->weight;
-		else
-			penalty -= p->weight;
+		if (pattern_matches(&it->patterns[i], env, s, len))
+			add_evidence(&e, &it->patterns[i]);
 	}
-	score = 1.0 - miss - penalty;
-	return score < 0 ? 0 : score;
+	return evidence_score(&e);
 }
 
 /* Put intent 'i' with score 's' into out[0..*n) (at most 'max'), best
@@ -296,6 +312,7 @@ intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
     size_t len, struct intent_score *out, size_t max)
 {
 	const struct candidates *cand = set->candidates;
+	const uint32_t *ids;
 	size_t i, k, listed, n = 0;
 
 	if (max == 0)
@@ -312,32 +329,25 @@ intent_rank(const struct intent_set *set, struct rx_env *env, const char *norm,
 	/* The candidates in order: an intent's patterns are neighbours, so
 	 * each intent with a candidate is scored once, over its candidates,
 	 * in the order score_intent() would take them. */
-	listed = candidates_list(cand, set->listed);
+	listed = candidates_list(cand, &ids);
 	for (k = 0; k < listed;) {
 		const struct intent *it;
-		double miss = 1.0, penalty = 0.0, score;
+		struct evidence e = {1.0, 0.0};
 
-		i = candidates_group(cand, set->listed[k]);
+		i = candidates_group(cand, ids[k]);
 		if (i >= set->count) { /* cannot happen: all are in groups */
 			k++;
 			continue;
 		}
 		it = &set->items[i];
-		for (;
-		     k < listed && candidates_group(cand, set->listed[k]) == i;
-		     k++) {
+		for (; k < listed && candidates_group(cand, ids[k]) == i; k++) {
 			const struct pattern *p =
-			    &it->patterns[set->listed[k] - it->first_pattern];
+			    &it->patterns[ids[k] - it->first_pattern];
 
-			if (!pattern_matches(p, env, norm, len))
-				continue;
-			if (p->weight >= 0)
-				miss *= 1.0 - p->weight;
-			else
-				penalty -= p->weight;
+			if (pattern_matches(p, env, norm, len))
+				add_evidence(&e, p);
 		}
-		score = 1.0 - miss - penalty;
-		rank_insert(out, &n, max, i, score < 0 ? 0 : score);
+		rank_insert(out, &n, max, i, evidence_score(&e));
 	}
 	return n;
 }
@@ -372,22 +382,12 @@ intent_index(struct intent_set *set, const struct prefilter *pf)
 
 	/* Without the index every pattern is tried: slower, same answers. */
 	candidates_free(set->candidates);
-	free(set->listed);
-	set->listed = NULL;
 	set->candidates = candidates_new();
 	for (i = 0; i < set->count && set->candidates != NULL; i++) {
 		struct intent *it = &set->items[i];
 
 		if (candidates_add_group(set->candidates, it->patterns,
 		        it->pattern_count, pf, &it->first_pattern) == -1) {
-			candidates_free(set->candidates);
-			set->candidates = NULL;
-		}
-	}
-	if (set->candidates != NULL) {
-		set->listed = malloc(
-		    (candidates_count(set->candidates) + 1) * sizeof(uint32_t));
-		if (set->listed == NULL) {
 			candidates_free(set->candidates);
 			set->candidates = NULL;
 		}

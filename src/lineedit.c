@@ -4,7 +4,8 @@
 
 #include <dlfcn.h>
 #include <stddef.h>
-#include <string.h>
+
+#include "dynlib.h"
 
 #define LIBEDIT_SONAME "libedit.so.2"
 
@@ -16,19 +17,6 @@ static struct {
 	bool tried;
 } libedit;
 
-/* dlsym() returns an object pointer; POSIX guarantees it converts to a
- * function pointer, which ISO C alone does not: copy the bits. */
-static int
-resolve(void *fn_slot, size_t size, const char *name)
-{
-	void *sym = dlsym(libedit.handle, name);
-
-	if (sym == NULL || size != sizeof(sym))
-		return -1;
-	memcpy(fn_slot, &sym, size);
-	return 0;
-}
-
 bool
 lineedit_available(void)
 {
@@ -38,10 +26,10 @@ lineedit_available(void)
 	libedit.handle = dlopen(LIBEDIT_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (libedit.handle == NULL)
 		return false;
-	if (resolve(&libedit.readline, sizeof(libedit.readline), "readline") ==
-	        -1 ||
-	    resolve(&libedit.add_history, sizeof(libedit.add_history),
-	        "add_history") == -1) {
+	if (dynlib_resolve(libedit.handle, &libedit.readline,
+	        sizeof(libedit.readline), "readline") == -1 ||
+	    dynlib_resolve(libedit.handle, &libedit.add_history,
+	        sizeof(libedit.add_history), "add_history") == -1) {
 		dlclose(libedit.handle);
 		libedit.handle = NULL;
 		return false;

@@ -65,16 +65,28 @@ free_literal_lists(struct prefilter *pf)
 	pf->lit = NULL;
 }
 
-void
-prefilter_free_automaton(struct prefilter *pf)
+/* Drop the per-state arrays the build works with (packed into 'state'
+ * once it is done). */
+static void
+free_state_arrays(struct prefilter *pf)
 {
 	free(pf->first);
 	free(pf->kids);
 	free(pf->fail);
-	free(pf->cls);
-	free(pf->out);
 	free(pf->dict);
+	free(pf->out);
 	free(pf->row_of);
+	pf->first = pf->fail = pf->dict = NULL;
+	pf->kids = NULL;
+	pf->out = NULL;
+	pf->row_of = NULL;
+}
+
+void
+prefilter_free_automaton(struct prefilter *pf)
+{
+	free_state_arrays(pf);
+	free(pf->cls);
 	free(pf->state);
 	free(pf->rows);
 	free(pf->live);
@@ -83,14 +95,10 @@ prefilter_free_automaton(struct prefilter *pf)
 	free(pf->set_starts);
 	free(pf->start_pos);
 	free(pf->start_next);
-	pf->first = pf->fail = pf->dict = NULL;
-	pf->kids = NULL;
-	pf->row_of = NULL;
 	pf->state = NULL;
 	pf->rows = NULL;
 	pf->row_count = pf->row_span = 0;
 	pf->cls = NULL;
-	pf->out = NULL;
 	pf->live = NULL;
 	pf->hits = NULL;
 	pf->set_stamp = NULL;
@@ -692,16 +700,7 @@ pack_states(struct prefilter *pf)
 		st[i].dict = pf->dict[i];
 		st[i].out = pf->out[i];
 	}
-	free(pf->first);
-	free(pf->kids);
-	free(pf->fail);
-	free(pf->dict);
-	free(pf->out);
-	free(pf->row_of);
-	pf->first = pf->fail = pf->dict = NULL;
-	pf->kids = NULL;
-	pf->out = NULL;
-	pf->row_of = NULL;
+	free_state_arrays(pf);
 	pf->state = st;
 	return 0;
 }

@@ -67,7 +67,6 @@ struct triage {
 	struct rx_env *env;
 	const struct lexicon *lex;
 	struct candidates *candidates; /* NULL: try every pattern */
-	uint32_t *listed; /* room for every pattern: a message's candidates */
 };
 
 const char *
@@ -135,7 +134,6 @@ triage_free(struct triage *t)
 		free(t->guidance[i]);
 	rx_env_free(t->env);
 	candidates_free(t->candidates);
-	free(t->listed);
 	free(t);
 }
 
@@ -689,6 +687,7 @@ triage_assess(struct triage *t, struct rx_env *env, const char *norm,
     size_t len, struct triage_result *out)
 {
 	const struct candidates *cand = t->candidates;
+	const uint32_t *ids;
 	size_t i, j, k, listed;
 
 	if (env == NULL) {
@@ -715,23 +714,22 @@ triage_assess(struct triage *t, struct rx_env *env, const char *norm,
 	/* The candidates in order: a rule's patterns are neighbours (rules
 	 * are the candidates' groups, see triage_index()), and a rule fires
 	 * at its first pattern that does. */
-	listed = candidates_list(cand, t->listed);
+	listed = candidates_list(cand, &ids);
 	for (k = 0; k < listed;) {
 		const struct rule *r;
 		bool fired = false;
 
-		i = candidates_group(cand, t->listed[k]);
+		i = candidates_group(cand, ids[k]);
 		if (i >= t->rule_count) { /* cannot happen: all are in groups */
 			k++;
 			continue;
 		}
 		r = &t->rules[i];
-		for (; k < listed && candidates_group(cand, t->listed[k]) == i;
-		     k++) {
+		for (; k < listed && candidates_group(cand, ids[k]) == i; k++) {
 			if (!fired &&
 			    pattern_fires(t, env, r,
-			        &r->patterns[t->listed[k] - r->first_pattern],
-			        norm, len))
+			        &r->patterns[ids[k] - r->first_pattern], norm,
+			        len))
 				fired = true;
 		}
 		if (fired)
@@ -779,22 +777,12 @@ triage_index(struct triage *t, const struct prefilter *pf)
 
 	/* Without the index every pattern is tried: slower, same answers. */
 	candidates_free(t->candidates);
-	free(t->listed);
-	t->listed = NULL;
 	t->candidates = candidates_new();
 	for (i = 0; i < t->rule_count && t->candidates != NULL; i++) {
 		struct rule *r = &t->rules[i];
 
 		if (candidates_add_group(t->candidates, r->patterns,
 		        r->pattern_count, pf, &r->first_pattern) == -1) {
-			candidates_free(t->candidates);
-			t->candidates = NULL;
-		}
-	}
-	if (t->candidates != NULL) {
-		t->listed = malloc(
-		    (candidates_count(t->candidates) + 1) * sizeof(uint32_t));
-		if (t->listed == NULL) {
 			candidates_free(t->candidates);
 			t->candidates = NULL;
 		}
