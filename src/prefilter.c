@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "factor.h"
 #include "literals.h"
 #include "prefilter_impl.h"
 #include "text.h"
@@ -65,6 +66,20 @@ free_literal_lists(struct prefilter *pf)
 	pf->lit = NULL;
 }
 
+static void free_alternative_sources(struct prefilter *pf);
+
+/* Drop the exact regexes' languages (after the build). */
+static void
+free_words(struct prefilter *pf)
+{
+	size_t i;
+
+	for (i = 0; pf->words != NULL && i < pf->registered; i++)
+		ws_free(&pf->words[i]);
+	free(pf->words);
+	pf->words = NULL;
+}
+
 /* Drop the per-state arrays the build works with (packed into 'state'
  * once it is done). */
 static void
@@ -113,12 +128,13 @@ prefilter_free(struct prefilter *pf)
 
 	if (pf == NULL)
 		return;
-	for (i = 0; i < pf->regex_count; i++)
-		ws_free(&pf->regex[i].words);
 	free(pf->regex);
-	for (i = 0; i < pf->set_count; i++)
+	free_alternative_sources(pf);
+	free_words(pf);
+	for (i = 0; pf->set != NULL && i < pf->set_count; i++)
 		set_free(&pf->set[i].ls);
 	free(pf->set);
+	free(pf->set_score);
 	free(pf->set_index);
 	free_literal_lists(pf);
 	free(pf->lit_refs);
@@ -244,22 +260,32 @@ intern_set(struct prefilter *pf, struct litset *ls)
 	return id;
 }
 
-size_t
-prefilter_add(struct prefilter *pf, const char *src)
+int
+prefilter_reserve_regexes(struct prefilter *pf, size_t n)
+{
+	size_t ncap = pf->regex_cap == 0 ? 256 : pf->regex_cap;
+	struct regex_info *nr;
+
+	if (n <= pf->regex_cap)
+		return 0;
+	while (ncap < n)
+		ncap *= 2;
+	nr = realloc(pf->regex, ncap * sizeof(*nr));
+	if (nr == NULL)
+		return -1;
+	pf->regex = nr;
+	pf->regex_cap = ncap;
+	return 0;
+}
+
+/* A new regex entry for 'src'; its id, or PREFILTER_NONE. */
+static size_t
+new_regex(struct prefilter *pf, const char *src)
 {
 	size_t id;
 
-	if (pf->built)
-		return PREFILTER_NONE; /* too late: it will simply always run */
-	if (pf->regex_count == pf->regex_cap) {
-		size_t ncap = pf->regex_cap == 0 ? 256 : pf->regex_cap * 2;
-		struct regex_info *nr = realloc(pf->regex, ncap * sizeof(*nr));
-
-		if (nr == NULL)
-			return PREFILTER_NONE;
-		pf->regex = nr;
-		pf->regex_cap = ncap;
-	}
+	if (prefilter_reserve_regexes(pf, pf->regex_count + 1) == -1)
+		return PREFILTER_NONE;
 	id = pf->regex_count++;
 	memset(&pf->regex[id], 0, sizeof(pf->regex[id]));
 	pf->regex[id].src = src;
@@ -267,9 +293,22 @@ prefilter_add(struct prefilter *pf, const char *src)
 	return id;
 }
 
+size_t
+prefilter_add(struct prefilter *pf, const char *src)
+{
+	size_t id;
+
+	if (pf->built)
+		return PREFILTER_NONE; /* too late: it will simply always run */
+	id = new_regex(pf, src);
+	if (id != PREFILTER_NONE)
+		pf->registered = pf->regex_count;
+	return id;
+}
+
 /* Work out the literal sets of regex 'id' from its source. */
 static void
-analyse(struct prefilter *pf, size_t id)
+analyse(struct prefilter *pf, size_t id, bool may_be_exact)
 {
 	struct regex_info *r = &pf->regex[id];
 	struct wordset ws = {0};
@@ -279,17 +318,22 @@ analyse(struct prefilter *pf, size_t id)
 	size_t k;
 	long set;
 
-	if (!regex_words(r->src, &ws, &before, &after)) {
-		memset(&ws, 0, sizeof(ws));
+	/* An alternative only says where its regex could match: it needs
+	 * no exact answer of its own. */
+	if (!may_be_exact || !regex_words(r->src, &ws, &before, &after)) {
+		ws_free(&ws);
+		ws.ok = false;
+		before = after = false;
 		(void)regex_needs(r->src, &nd);
 	}
-	r->words = ws;
+	if (ws.ok)
+		pf->words[id] = ws;
 	r->bounds = (unsigned char)((before ? 1 : 0) | (after ? 2 : 0));
 	if (ws.ok) {
 		/* Scores as rarer than any set: it says exactly. */
 		set = new_set(pf, NULL, SIZE_MAX);
 		if (set < 0) {
-			ws_free(&r->words);
+			ws_free(&pf->words[id]);
 		} else {
 			r->sets[0] = (uint32_t)set;
 			r->set_count = 1;
@@ -313,6 +357,175 @@ analyse(struct prefilter *pf, size_t id)
 			r->start_set = (uint32_t)set;
 		}
 	}
+}
+
+/* ------------------------------------------------------------ alternatives */
+
+#define MAX_BARS         255 /* in one alternation, to split it */
+#define MAX_ALTERNATIVES 16  /* entries for one regex's alternatives */
+
+/* Just past the atom at p (an escape, a class, a group, a character),
+ * or NULL when it is not well formed. */
+static const char *
+skip_atom(const char *p, const char *end)
+{
+	if (*p == '\\')
+		return p + 1 < end ? p + 2 : NULL;
+	if (*p == '[')
+		return regex_class_end(p, end);
+	if (*p == '(')
+		return regex_group_end(p, end);
+	return p + 1;
+}
+
+/* The bars at the top level of [p, end) into bars[] and their count;
+ * -1 when there are more than MAX_BARS, or the text is not well
+ * formed. */
+static long
+find_bars(const char *p, const char *end, const char **bars)
+{
+	long n = 0;
+
+	while (p != NULL && p < end) {
+		if (*p == '|') {
+			if (n == MAX_BARS)
+				return -1;
+			bars[n++] = p;
+		}
+		p = skip_atom(p, end);
+	}
+	return p == NULL ? -1 : n;
+}
+
+/* The alternation of regex 'src' worth splitting: the whole regex when
+ * it has bars at the top level (*group NULL), else its first group at
+ * the top level that is a plain group, not repeated, with bars inside
+ * (*group at its '(', *inner just inside, *close at its ')').  The
+ * number of bars, 0 when there is no such alternation. */
+static long
+find_alternation(const char *src, const char **group, const char **inner,
+    const char **close, const char **bars)
+{
+	const char *end = src + strlen(src), *p;
+	long n = find_bars(src, end, bars);
+
+	*group = NULL;
+	*inner = src;
+	*close = end;
+	if (n != 0)
+		return n < 0 ? 0 : n;
+	for (p = src; p != NULL && p < end; p = skip_atom(p, end)) {
+		const char *e;
+
+		if (*p != '(' || (p[1] == '?' && p[2] != ':'))
+			continue; /* not a group, or a lookaround, option... */
+		e = regex_group_end(p, end);
+		if (e == NULL || (*e != '\0' && strchr("?*+{", *e) != NULL))
+			continue;
+		n = find_bars(p + (p[1] == '?' ? 3 : 1), e - 1, bars);
+		if (n > 0) {
+			*group = p;
+			*inner = p + (p[1] == '?' ? 3 : 1);
+			*close = e - 1;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* Regex 'src' with its alternation reduced to the alternative [b0, b1):
+ * \b(?:a)\b for \b(?:a|b)\b.  NULL when out of memory. */
+static char *
+alternative_source(const char *src, const char *group, const char *close,
+    const char *b0, const char *b1)
+{
+	size_t before = group != NULL ? (size_t)(group - src) : 0;
+	size_t len = (size_t)(b1 - b0);
+	size_t after = group != NULL ? strlen(close + 1) : 0;
+	char *s = malloc(before + 3 + len + 1 + after + 1), *w = s;
+
+	if (s == NULL)
+		return NULL;
+	if (group != NULL) {
+		memcpy(w, src, before);
+		memcpy(w + before, "(?:", 3);
+		w += before + 3;
+	}
+	memcpy(w, b0, len);
+	w += len;
+	if (group != NULL) {
+		*w++ = ')';
+		memcpy(w, close + 1, after);
+		w += after;
+	}
+	*w = '\0';
+	return s;
+}
+
+/* Give the alternatives of regex 'id' entries of their own and analyse
+ * them, when it is an alternation.  A match of P(?:a|b)S is a match of
+ * P(?:a)S or of P(?:b)S at the same place, so the regex can only match
+ * where one of its alternatives could: with their sets checked one by
+ * one, a regex whose literals all occurred, but not those of any one
+ * alternative, is ruled out, and its anchored searches start only where
+ * a possible alternative can.  A long alternation is cut into at most
+ * MAX_ALTERNATIVES runs of neighbouring branches, P(?:a|b)S and
+ * P(?:c|d)S: each entry costs memory and a check.  On failure the regex
+ * simply has none. */
+static void
+add_alternatives(struct prefilter *pf, size_t id)
+{
+	const char *bars[MAX_BARS], *group, *inner, *close;
+	long n =
+	    find_alternation(pf->regex[id].src, &group, &inner, &close, bars);
+	size_t first = pf->regex_count, branches = (size_t)n + 1, runs, k;
+	char **grown;
+
+	if (n <= 0)
+		return;
+	runs = branches < MAX_ALTERNATIVES ? branches : MAX_ALTERNATIVES;
+	grown = realloc(
+	    pf->branch_src, (pf->branch_src_count + runs) * sizeof(*grown));
+	if (grown == NULL)
+		return;
+	pf->branch_src = grown;
+	for (k = 0; k < runs; k++) {
+		/* Branches [from, to) of the alternation. */
+		size_t from = k * branches / runs,
+		       to = (k + 1) * branches / runs;
+		const char *b0 = from == 0 ? inner : bars[from - 1] + 1;
+		const char *b1 = to == branches ? close : bars[to - 1];
+		char *alt =
+		    alternative_source(pf->regex[id].src, group, close, b0, b1);
+		size_t a;
+
+		if (alt == NULL)
+			break;
+		pf->branch_src[pf->branch_src_count++] = alt;
+		a = new_regex(pf, alt);
+		if (a == PREFILTER_NONE)
+			break;
+		analyse(pf, a, false);
+	}
+	if (k == runs) {
+		pf->regex[id].branch_at = (uint32_t)first;
+		pf->regex[id].branch_count = (uint32_t)runs;
+	} else {
+		pf->regex_count = first; /* half done: none at all */
+	}
+}
+
+/* Free the alternatives' sources (after the build). */
+static void
+free_alternative_sources(struct prefilter *pf)
+{
+	size_t i;
+
+	for (i = 0; i < pf->branch_src_count; i++)
+		free(pf->branch_src[i]);
+	free(pf->branch_src);
+	pf->branch_src = NULL;
+	pf->branch_src_count = 0;
 }
 
 /* The index of literal 's' (added when new) through the hash index. */
@@ -361,8 +574,8 @@ collect_literals(struct prefilter *pf)
 
 	for (k = 0; k < pf->set_count; k++)
 		mentions += pf->set[k].ls.n;
-	for (r = 0; r < pf->regex_count; r++)
-		mentions += pf->regex[r].words.n;
+	for (r = 0; r < pf->registered; r++)
+		mentions += pf->words[r].n;
 	while (size < mentions * 2)
 		size *= 2;
 	index = malloc(size * sizeof(*index));
@@ -401,12 +614,12 @@ collect_literals(struct prefilter *pf)
 			l->start_sets[f][l->start_count[f]++] = (uint32_t)k;
 		}
 	}
-	for (r = 0; r < pf->regex_count; r++) {
-		for (i = 0; i < pf->regex[r].words.n; i++) {
+	for (r = 0; r < pf->registered; r++) {
+		for (i = 0; i < pf->words[r].n; i++) {
 			struct literal *l;
 			struct exact_ref *ne;
 
-			at = intern(pf, index, size, pf->regex[r].words.w[i].s);
+			at = intern(pf, index, size, pf->words[r].w[i].s);
 			if (at < 0)
 				goto out;
 			l = &pf->lit[at];
@@ -420,8 +633,7 @@ collect_literals(struct prefilter *pf)
 			l->exact[l->exact_count].regex = (uint32_t)r;
 			l->exact[l->exact_count].set = pf->regex[r].sets[0];
 			l->exact[l->exact_count].bounds = pf->regex[r].bounds;
-			l->exact[l->exact_count].open =
-			    pf->regex[r].words.w[i].open;
+			l->exact[l->exact_count].open = pf->words[r].w[i].open;
 			l->exact_count++;
 		}
 	}
@@ -732,7 +944,8 @@ prefilter_alloc_scan(struct prefilter *pf)
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
 	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
 	pf->set_starts = calloc(pf->set_count + 1, sizeof(*pf->set_starts));
-	pf->hits = calloc(pf->regex_count + 1, sizeof(*pf->hits));
+	/* Only registered regexes are exact: alternatives need no hits. */
+	pf->hits = calloc(pf->registered + 1, sizeof(*pf->hits));
 	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
 	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
 	return pf->live == NULL || pf->set_stamp == NULL ||
@@ -755,8 +968,15 @@ prefilter_build(struct prefilter *pf)
 		rc = 0;
 		goto forget;
 	}
-	for (i = 0; i < pf->regex_count; i++)
-		analyse(pf, i);
+	pf->words = calloc(pf->registered + 1, sizeof(*pf->words));
+	if (pf->words == NULL)
+		goto out;
+	for (i = 0; i < pf->registered; i++)
+		analyse(pf, i, true);
+	for (i = 0; i < pf->registered; i++) {
+		if (!pf->regex[i].exact)
+			add_alternatives(pf, i);
+	}
 	prefilter_free_automaton(pf);
 	memset(pf->root, 0, sizeof(pf->root));
 	if (pf->set_count >= UINT32_MAX || pf->regex_count >= UINT32_MAX ||
@@ -806,16 +1026,24 @@ prefilter_build(struct prefilter *pf)
 	if (renumber(pf, next) == -1)
 		goto out;
 	link_failures(pf);
-	if (build_rows(pf) == -1 || pack_states(pf) == -1)
+	free(pf->set_score);
+	pf->set_score = malloc((pf->set_count + 1) * sizeof(*pf->set_score));
+	if (pf->set_score == NULL || build_rows(pf) == -1 ||
+	    pack_states(pf) == -1)
 		goto out;
 	pf->built = true;
 	rc = 0;
 	/* The automaton holds everything now: drop the literal sets (they
-	 * can be large), keeping only which regexes are exact. */
-	for (i = 0; i < pf->set_count; i++)
+	 * can be large) and the exact regexes' languages, keeping only the
+	 * sets' scores. */
+	for (i = 0; i < pf->set_count; i++) {
+		pf->set_score[i] = pf->set[i].score;
 		set_free(&pf->set[i].ls);
-	for (i = 0; i < pf->regex_count; i++)
-		ws_free(&pf->regex[i].words);
+	}
+	free(pf->set);
+	pf->set = NULL;
+	pf->set_cap = 0;
+	free_words(pf);
 	free_literal_lists(pf);
 	free(pf->set_index);
 	pf->set_index = NULL;
@@ -823,6 +1051,7 @@ prefilter_build(struct prefilter *pf)
 forget:
 	for (i = 0; i < pf->regex_count; i++)
 		pf->regex[i].src = NULL;
+	free_alternative_sources(pf);
 	pf->saved = NULL;
 	pf->saved_len = 0;
 out:
@@ -949,7 +1178,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 			pf->set_stamp[i] = 0;
 			pf->set_starts[i].stamp = 0;
 		}
-		for (i = 0; i < pf->regex_count; i++)
+		for (i = 0; i < pf->registered; i++)
 			pf->hits[i].gen = 0;
 		for (i = 0; i < pf->lit_count; i++)
 			memset(pf->lit_refs[i].seen, 0,
@@ -1045,10 +1274,10 @@ rank_by_rarity(struct prefilter *pf, const uint32_t *found, size_t n)
 	size_t r, k, j;
 
 	for (k = 0; k < pf->set_count; k++) {
-		if (pf->set[k].score == SIZE_MAX)
+		if (pf->set_score[k] == SIZE_MAX)
 			continue; /* an exact regex's own: rarest of all */
-		pf->set[k].score = (n - (found[k] < n ? found[k] : n)) * 1024 +
-		    (pf->set[k].score < 1023 ? pf->set[k].score : 1023);
+		pf->set_score[k] = (n - (found[k] < n ? found[k] : n)) * 1024 +
+		    (pf->set_score[k] < 1023 ? pf->set_score[k] : 1023);
 	}
 	for (r = 0; r < pf->regex_count; r++) {
 		struct regex_info *ri = &pf->regex[r];
@@ -1057,7 +1286,7 @@ rank_by_rarity(struct prefilter *pf, const uint32_t *found, size_t n)
 			uint32_t id = ri->sets[k];
 
 			for (j = k; j > 0 &&
-			     pf->set[ri->sets[j - 1]].score < pf->set[id].score;
+			     pf->set_score[ri->sets[j - 1]] < pf->set_score[id];
 			     j--)
 				ri->sets[j] = ri->sets[j - 1];
 			ri->sets[j] = id;
@@ -1122,21 +1351,34 @@ prefilter_key(const struct prefilter *pf, size_t id, size_t *score)
 	/* Sets are kept best first; an exact regex has only its own. */
 	if (!prefilter_filters(pf, id))
 		return PREFILTER_NONE;
-	*score = pf->set[pf->regex[id].sets[0]].score;
+	*score = pf->set_score[pf->regex[id].sets[0]];
 	return pf->regex[id].sets[0];
 }
 
-long
-prefilter_starts(
-    const struct prefilter *pf, size_t id, size_t from, size_t *pos, size_t max)
+/* Did every set regex 'r' checks occur in the last scan? */
+static bool
+sets_occurred(const struct prefilter *pf, const struct regex_info *r)
 {
-	const struct set_starts *st;
-	uint32_t o;
-	size_t n = 0, i, j;
+	size_t k;
 
-	if (!pf->built || id >= pf->regex_count || !pf->regex[id].has_start)
-		return -1;
-	st = &pf->set_starts[pf->regex[id].start_set];
+	for (k = 0; k < r->set_count; k++) {
+		if (pf->set_stamp[r->sets[k]] != pf->generation)
+			return false;
+	}
+	return true;
+}
+
+/* Merge the start positions of set 'set' from 'from' on into the
+ * ordered pos[0..*n), at most 'max' of them; -1 when some were lost or
+ * there are more. */
+static int
+merge_starts(const struct prefilter *pf, uint32_t set, size_t from, size_t *pos,
+    size_t *n, size_t max)
+{
+	const struct set_starts *st = &pf->set_starts[set];
+	uint32_t o;
+	size_t i, j;
+
 	if (st->stamp != pf->generation)
 		return 0; /* none of its literals occurred */
 	if (st->lost)
@@ -1144,18 +1386,60 @@ prefilter_starts(
 	for (o = st->head; o != NO_START; o = pf->start_next[o]) {
 		if (pf->start_pos[o] < from)
 			continue;
-		if (n == max)
-			return -1;
 		/* Insertion in order, without repeats. */
-		for (i = 0; i < n && pos[i] < pf->start_pos[o]; i++)
+		for (i = 0; i < *n && pos[i] < pf->start_pos[o]; i++)
 			;
-		if (i < n && pos[i] == pf->start_pos[o])
+		if (i < *n && pos[i] == pf->start_pos[o])
 			continue;
-		for (j = n; j > i; j--)
+		if (*n == max)
+			return -1;
+		for (j = *n; j > i; j--)
 			pos[j] = pos[j - 1];
 		pos[i] = pf->start_pos[o];
-		n++;
+		(*n)++;
 	}
+	return 0;
+}
+
+/* Where the possible alternatives of regex 'r' can start; -1 when one
+ * of them does not start with known literals, or on too many. */
+static long
+alternative_starts(const struct prefilter *pf, const struct regex_info *r,
+    size_t from, size_t *pos, size_t max)
+{
+	size_t n = 0, k;
+
+	for (k = 0; k < r->branch_count; k++) {
+		const struct regex_info *a = &pf->regex[r->branch_at + k];
+
+		if (!sets_occurred(pf, a))
+			continue;
+		if (!a->has_start ||
+		    merge_starts(pf, a->start_set, from, pos, &n, max) == -1)
+			return -1;
+	}
+	return (long)n;
+}
+
+long
+prefilter_starts(
+    const struct prefilter *pf, size_t id, size_t from, size_t *pos, size_t max)
+{
+	const struct regex_info *r;
+	size_t n = 0;
+	long found;
+
+	if (!pf->built || id >= pf->regex_count)
+		return -1;
+	r = &pf->regex[id];
+	if (r->branch_count > 0) {
+		found = alternative_starts(pf, r, from, pos, max);
+		if (found >= 0)
+			return found;
+	}
+	if (!r->has_start ||
+	    merge_starts(pf, r->start_set, from, pos, &n, max) == -1)
+		return -1;
 	return (long)n;
 }
 
@@ -1174,9 +1458,11 @@ prefilter_possible(const struct prefilter *pf, size_t id)
 	if (!pf->built || id >= pf->regex_count)
 		return true;
 	r = &pf->regex[id];
-	for (k = 0; k < r->set_count; k++) {
-		if (pf->set_stamp[r->sets[k]] != pf->generation)
-			return false;
+	if (!sets_occurred(pf, r))
+		return false;
+	for (k = 0; k < r->branch_count; k++) {
+		if (sets_occurred(pf, &pf->regex[r->branch_at + k]))
+			return true;
 	}
-	return true;
+	return r->branch_count == 0;
 }

@@ -8,12 +8,15 @@
  * word class gives the same set wherever it is used).  All literals go
  * into one Aho-Corasick automaton; scanning a message once marks the sets
  * whose literals occur, and only regexes whose sets all occurred need to
- * run.  Regexes that are only a list of whole words or phrases are
- * answered exactly by the automaton, with the word boundaries checked, so
- * they never need to run at all.  Regexes it cannot analyse (back-
- * references, inline options...) always run.  The answer is never wrong,
- * only sometimes unhelpful: "possible" may still fail to match,
- * "impossible" never could.
+ * run.  An alternation (a|b, \b(?:a|b)\b) is also checked alternative by
+ * alternative: its literals may all occur without those of any one
+ * alternative doing so, and its anchored searches need only start where
+ * an alternative that could match starts.  Regexes that are only a list
+ * of whole words or phrases are answered exactly by the automaton, with
+ * the word boundaries checked, so they never need to run at all.
+ * Regexes it cannot analyse (backreferences, inline options...) always
+ * run.  The answer is never wrong, only sometimes unhelpful: "possible"
+ * may still fail to match, "impossible" never could.
  */
 #ifndef BACKBOT_PREFILTER_H
 #define BACKBOT_PREFILTER_H

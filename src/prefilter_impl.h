@@ -83,10 +83,14 @@ struct regex_info {
 	const char *src;         /* until the automaton is built */
 	uint64_t hash;           /* text_hash64() of the source */
 	uint32_t sets[MAX_NEED]; /* all must occur */
+	uint32_t start_set;      /* see has_start */
+	/* A regex that is an alternation (a|b, \b(?:a|b)\b) also has
+	 * entries for its alternatives, regex[branch_at..+branch_count):
+	 * it can only match where one of them could. */
+	uint32_t branch_at, branch_count;
 	unsigned char set_count; /* 0: always run it */
-	bool has_start;          /* every match starts with a literal... */
-	uint32_t start_set;      /* ...of this set */
-	struct wordset words;    /* exact regexes: their language */
+	bool has_start;          /* every match starts with a literal of
+	                            start_set */
 	bool exact;              /* the automaton answers it alone */
 	unsigned char bounds;    /* bit 0: \b before, bit 1: \b after */
 };
@@ -110,10 +114,17 @@ struct prefilter {
 	struct regex_info *regex; /* per registered regex */
 	struct exact_hit *hits;   /* per regex */
 	size_t regex_count, regex_cap;
+	size_t registered; /* by prefilter_add(); entries from here on are
+	                      alternatives (see struct regex_info) */
+	char **branch_src; /* the alternatives' sources, until built */
+	size_t branch_src_count;
+	struct wordset *words; /* per registered regex, until built: the
+	                          language of an exact one */
 	/* Distinct sets, their index by content, and those the last scan
 	 * marked. */
-	struct set *set;
+	struct set *set; /* until the automaton is built */
 	size_t set_count, set_cap;
+	size_t *set_score;   /* per set, once built: see struct set */
 	uint32_t *set_stamp; /* per set: generation it occurred in; apart
 	                        from 'set' so marking stays in cache */
 	struct set_starts *set_starts; /* per set, likewise */
@@ -163,6 +174,9 @@ struct prefilter {
 	size_t saved_len;
 	bool reused;
 };
+
+/* Make room for 'n' regex entries; -1 when out of memory. */
+int prefilter_reserve_regexes(struct prefilter *pf, size_t n);
 
 /* Drop the automaton and the per-scan arrays, keeping the regexes. */
 void prefilter_free_automaton(struct prefilter *pf);

@@ -19,10 +19,11 @@
 #include "prefilter.h"
 #include "prefilter_impl.h"
 
-#define SAVED_MAGIC 0x34766c6966657270u /* "prefilv4", little-endian */
+#define SAVED_MAGIC 0x35766c6966657270u /* "prefilv5", little-endian */
 
 struct saved_header {
 	uint64_t magic;
+	uint64_t registered; /* regexes; alternatives follow them */
 	uint64_t regex_count, set_count, lit_count, ref_count, exact_count;
 	uint64_t state_count, row_count, row_span;
 	uint32_t root[ALPHABET];
@@ -32,12 +33,8 @@ struct saved_regex {
 	uint64_t hash;
 	uint32_t sets[MAX_NEED];
 	uint32_t start_set;
+	uint32_t branch_at, branch_count;
 	unsigned char set_count, has_start, exact, bounds;
-};
-
-struct saved_set {
-	uint64_t score;
-	uint64_t starts;
 };
 
 /* Append 'size' bytes and pad to a multiple of 8. */
@@ -56,7 +53,7 @@ prefilter_save(const struct prefilter *pf, struct buf *out)
 {
 	struct saved_header h;
 	struct saved_regex *r = NULL;
-	struct saved_set *s = NULL;
+	uint64_t *s = NULL;
 	size_t i, n = pf->state_count;
 	int rc = -1;
 
@@ -64,6 +61,7 @@ prefilter_save(const struct prefilter *pf, struct buf *out)
 		return -1;
 	memset(&h, 0, sizeof(h));
 	h.magic = SAVED_MAGIC;
+	h.registered = pf->registered;
 	h.regex_count = pf->regex_count;
 	h.set_count = pf->set_count;
 	h.lit_count = pf->lit_count;
@@ -83,14 +81,15 @@ prefilter_save(const struct prefilter *pf, struct buf *out)
 		r[i].hash = ri->hash;
 		memcpy(r[i].sets, ri->sets, sizeof(r[i].sets));
 		r[i].start_set = ri->start_set;
+		r[i].branch_at = ri->branch_at;
+		r[i].branch_count = ri->branch_count;
 		r[i].set_count = ri->set_count;
 		r[i].has_start = ri->has_start;
 		r[i].exact = ri->exact;
 		r[i].bounds = ri->bounds;
 	}
 	for (i = 0; i < pf->set_count; i++) {
-		s[i].score = pf->set[i].score;
-		s[i].starts = pf->set[i].starts;
+		s[i] = pf->set_score[i];
 	}
 	if (put(out, &h, sizeof(h)) == -1 ||
 	    put(out, r, pf->regex_count * sizeof(*r)) == -1 ||
@@ -127,13 +126,13 @@ prefilter_reused(const struct prefilter *pf)
 size_t
 prefilter_regex_count(const struct prefilter *pf)
 {
-	return pf->regex_count;
+	return pf->registered;
 }
 
 uint64_t
 prefilter_regex_hash(const struct prefilter *pf, size_t id)
 {
-	return id < pf->regex_count ? pf->regex[id].hash : 0;
+	return id < pf->registered ? pf->regex[id].hash : 0;
 }
 
 /* Reading the saved bytes in order. */
@@ -171,17 +170,22 @@ take(struct reader *rd, size_t count, size_t size)
 	return copy;
 }
 
-/* The regexes and sets: same regexes, indices in range. */
+/* The regexes and sets: same regexes, indices in range; only the
+ * registered ones have alternatives, which follow them. */
 static bool
 regexes_fit(const struct prefilter *pf, const struct saved_header *h,
     const struct saved_regex *r)
 {
 	size_t i, k;
 
-	if (h->regex_count != pf->regex_count)
-		return false;
 	for (i = 0; i < h->regex_count; i++) {
-		if (r[i].hash != pf->regex[i].hash ||
+		bool registered = i < h->registered;
+
+		if ((registered && r[i].hash != pf->regex[i].hash) ||
+		    (r[i].branch_count > 0 &&
+		        (!registered || r[i].branch_at < h->registered ||
+		            (uint64_t)r[i].branch_at + r[i].branch_count >
+		                h->regex_count)) ||
 		    r[i].set_count > MAX_NEED ||
 		    (r[i].exact && r[i].set_count != 1) ||
 		    (r[i].has_start && r[i].start_set >= h->set_count))
@@ -221,7 +225,7 @@ literals_fit(const struct prefilter *pf, const struct saved_header *h)
 
 		/* Read as a byte: a bool must not hold anything else. */
 		memcpy(&open, &pf->exacts[i].open, 1);
-		if (pf->exacts[i].regex >= h->regex_count ||
+		if (pf->exacts[i].regex >= h->registered ||
 		    pf->exacts[i].set >= h->set_count || open > 1)
 			return false;
 	}
@@ -307,11 +311,12 @@ drop_taken(struct prefilter *pf)
 	free(pf->lit_refs);
 	free(pf->refs);
 	free(pf->exacts);
-	free(pf->set);
+	free(pf->set_score);
 	pf->lit_refs = NULL;
 	pf->refs = NULL;
 	pf->exacts = NULL;
-	pf->set = NULL;
+	pf->set_score = NULL;
+	pf->regex_count = pf->registered;
 	pf->set_count = pf->set_cap = 0;
 	pf->lit_count = pf->ref_count = pf->exact_count = 0;
 	pf->state_count = pf->row_count = 0;
@@ -324,7 +329,7 @@ prefilter_take_saved(struct prefilter *pf)
 	struct reader rd = {pf->saved, pf->saved_len, false};
 	struct saved_header h;
 	struct saved_regex *r = NULL;
-	struct saved_set *s = NULL;
+	uint64_t *s = NULL;
 	size_t i, n;
 
 	if (pf->set_count != 0 || pf->lit_count != 0 || rd.left < sizeof(h))
@@ -332,7 +337,8 @@ prefilter_take_saved(struct prefilter *pf)
 	memcpy(&h, rd.p, sizeof(h));
 	rd.p += sizeof(h);
 	rd.left -= sizeof(h);
-	if (h.magic != SAVED_MAGIC || h.regex_count != pf->regex_count ||
+	if (h.magic != SAVED_MAGIC || h.registered != pf->regex_count ||
+	    h.regex_count < h.registered || h.regex_count >= UINT32_MAX ||
 	    h.set_count >= UINT32_MAX || h.lit_count >= INT32_MAX ||
 	    h.ref_count >= UINT32_MAX || h.exact_count >= UINT32_MAX ||
 	    h.state_count == 0 || h.state_count >= UINT32_MAX ||
@@ -340,8 +346,12 @@ prefilter_take_saved(struct prefilter *pf)
 	    h.row_span == 0 || h.row_span > h.state_count)
 		return -1;
 	r = take(&rd, h.regex_count, sizeof(*r));
-	if (r == NULL || !regexes_fit(pf, &h, r))
+	if (r == NULL || !regexes_fit(pf, &h, r) ||
+	    prefilter_reserve_regexes(pf, h.regex_count) == -1)
 		goto fail;
+	memset(pf->regex + pf->registered, 0,
+	    (h.regex_count - pf->registered) * sizeof(*pf->regex));
+	pf->regex_count = h.regex_count;
 	s = take(&rd, h.set_count, sizeof(*s));
 	n = h.state_count;
 	pf->set_count = pf->set_cap = h.set_count;
@@ -351,14 +361,16 @@ prefilter_take_saved(struct prefilter *pf)
 	pf->state_count = n;
 	pf->row_count = h.row_count;
 	pf->row_span = h.row_span;
-	pf->set = calloc(h.set_count + 1, sizeof(*pf->set));
 	pf->lit_refs = take(&rd, h.lit_count, sizeof(*pf->lit_refs));
 	pf->refs = take(&rd, h.ref_count, sizeof(*pf->refs));
 	pf->exacts = take(&rd, h.exact_count, sizeof(*pf->exacts));
 	pf->state = take(&rd, n, sizeof(*pf->state));
 	pf->cls = take(&rd, n, sizeof(*pf->cls));
 	pf->rows = take(&rd, h.row_count * ALPHABET, sizeof(*pf->rows));
-	if (rd.bad || rd.left != 0 || s == NULL || pf->set == NULL)
+	pf->set_score = s != NULL
+	    ? malloc((h.set_count + 1) * sizeof(*pf->set_score))
+	    : NULL;
+	if (rd.bad || rd.left != 0 || pf->set_score == NULL)
 		goto fail;
 	memcpy(pf->root, h.root, sizeof(pf->root));
 	if (!literals_fit(pf, &h) || !trie_fits(pf, &h) ||
@@ -366,15 +378,16 @@ prefilter_take_saved(struct prefilter *pf)
 		goto fail;
 	for (i = 0; i < h.lit_count; i++)
 		memset(pf->lit_refs[i].seen, 0, sizeof(pf->lit_refs[i].seen));
-	for (i = 0; i < h.set_count; i++) {
-		pf->set[i].score = (size_t)s[i].score;
-		pf->set[i].starts = s[i].starts != 0;
-	}
+	for (i = 0; i < h.set_count; i++)
+		pf->set_score[i] = (size_t)s[i];
 	for (i = 0; i < h.regex_count; i++) {
 		struct regex_info *ri = &pf->regex[i];
 
 		memcpy(ri->sets, r[i].sets, sizeof(ri->sets));
 		ri->start_set = r[i].start_set;
+		ri->branch_at = r[i].branch_at;
+		ri->branch_count = r[i].branch_count;
+		ri->hash = r[i].hash;
 		ri->set_count = r[i].set_count;
 		ri->has_start = r[i].has_start != 0;
 		ri->exact = r[i].exact != 0;

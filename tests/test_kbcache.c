@@ -122,7 +122,7 @@ small(const char *const *src, size_t n, const struct buf *saved)
 
 static const char *const regexes[] = {"\\bcrack\\w*", "\\b(?:pop|click)s?\\b",
     "\\bwhy (?:\\w+ ){0,3}back", "\\b(?:doctor|gp)\\b", "\\bnumb(?:ness)?\\b",
-    "x*"};
+    "x*", "\\b(?:red \\w+ apple|green \\w+ (?:pear|plum))\\b"};
 #define REGEXES (sizeof(regexes) / sizeof(regexes[0]))
 
 static void
@@ -175,7 +175,7 @@ scan_some(struct prefilter *pf)
 {
 	static const char *const texts[] = {"why does my back crack",
 	    "pops and clicks when i see my gp", "numbness", "",
-	    "crackcrack crack why back back"};
+	    "crackcrack crack why back back", "a green old plum , red apple"};
 	size_t t, i, pos[8], a, b;
 
 	for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {

@@ -191,7 +191,34 @@ matches_start_where_their_first_literals_are(void **state)
 	assert_string_equal(starts("^back", "back , back"), "0 7");
 	/* No telling: \w, a class of letters, a lone character. */
 	assert_string_equal(starts("\\w+ back", "my back"), "-");
-	assert_string_equal(starts("x|\\bback", "back"), "-");
+	assert_string_equal(starts("x|\\bback", "back x"), "-");
+	/* ...unless that alternative cannot match here: see below. */
+	assert_string_equal(starts("x|\\bback", "back"), "0");
+}
+
+/* An alternation can only match where one of its alternatives can: each
+ * one's literals are checked on their own, not all of them together. */
+static void
+alternatives_are_checked_one_by_one(void **state)
+{
+	const char *group = "\\b(?:red \\w+ apple|green \\w+ pear)\\b";
+	const char *top = "red \\w+ apple|green \\w+ pear";
+
+	(void)state;
+	assert_true(possible(group, "a red big apple"));
+	assert_true(possible(group, "a green big pear"));
+	assert_false(possible(group, "a red big pear"));
+	assert_false(possible(group, "a green big apple"));
+	assert_true(possible(top, "green x pear"));
+	assert_false(possible(top, "red x pear"));
+	/* A repeated group is not split: (?:a|b)+ may need both. */
+	assert_true(
+	    possible("(?:red \\w+ apple|green \\w+ pear)+", "red x apple"));
+	/* Only the alternatives that can match give starts: "green" at 0
+	 * cannot begin a match without a pear. */
+	assert_string_equal(starts(group, "green x apple red y apple"), "14");
+	assert_string_equal(starts(group, "green x pear red y apple"), "0 13");
+	assert_string_equal(starts(group, "green x apple"), "");
 }
 
 /* Searching only where matches can start finds exactly what a search
@@ -532,6 +559,7 @@ main(void)
 	    cmocka_unit_test(literals_alike_to_the_automaton_are_one),
 	    cmocka_unit_test(overlapping_literals_are_all_found),
 	    cmocka_unit_test(matches_start_where_their_first_literals_are),
+	    cmocka_unit_test(alternatives_are_checked_one_by_one),
 	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
 	    cmocka_unit_test(candidates_know_their_group_and_come_in_order),
