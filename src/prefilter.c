@@ -433,17 +433,35 @@ find_alternation(const char *src, const char **group, const char **inner,
 	return 0;
 }
 
-/* Regex 'src' with its alternation reduced to the alternative [b0, b1):
- * \b(?:a)\b for \b(?:a|b)\b.  NULL when out of memory. */
+/* How much of 'rest', what follows an alternation, its alternatives keep:
+ * a first \b or space (not repeated), which says a word ends there. */
+static size_t
+rest_kept(const char *rest)
+{
+	size_t n = rest[0] == ' ' ? 1 : strncmp(rest, "\\b", 2) == 0 ? 2 : 0;
+
+	return n > 0 && rest[n] != '\0' && strchr("?*+{", rest[n]) != NULL ? 0
+	                                                                   : n;
+}
+
+/* What stands for the alternative [b0, b1) of regex 'src': the regex up
+ * to its alternation with only that alternative, \bwhy (?:a) for
+ * \bwhy (?:a|b) back, so that any match of the regex through that
+ * alternative begins with a match of it.  What follows the alternation
+ * is left out (every alternative needs it alike, the regex's own sets
+ * check it, and analysing it once per alternative costs memory and
+ * start-up time), but for a first \b or space.  NULL when out of
+ * memory. */
 static char *
 alternative_source(const char *src, const char *group, const char *close,
     const char *b0, const char *b1)
 {
 	size_t before = group != NULL ? (size_t)(group - src) : 0;
 	size_t len = (size_t)(b1 - b0);
-	size_t after = group != NULL ? strlen(close + 1) : 0;
-	char *s = malloc(before + 3 + len + 1 + after + 1), *w = s;
+	size_t after = group != NULL ? rest_kept(close + 1) : 0;
+	char *s, *w;
 
+	s = w = malloc(before + 3 + len + 1 + after + 1);
 	if (s == NULL)
 		return NULL;
 	if (group != NULL) {
@@ -463,15 +481,15 @@ alternative_source(const char *src, const char *group, const char *close,
 }
 
 /* Give the alternatives of regex 'id' entries of their own and analyse
- * them, when it is an alternation.  A match of P(?:a|b)S is a match of
- * P(?:a)S or of P(?:b)S at the same place, so the regex can only match
- * where one of its alternatives could: with their sets checked one by
- * one, a regex whose literals all occurred, but not those of any one
+ * them, when it is an alternation.  A match of P(?:a|b)S begins with a
+ * match of P(?:a) or of P(?:b), at the same place, so the regex can only
+ * match where one of those could: with their sets checked one by one, a
+ * regex whose literals all occurred, but not those of any one
  * alternative, is ruled out, and its anchored searches start only where
  * a possible alternative can.  A long alternation is cut into at most
- * MAX_ALTERNATIVES runs of neighbouring branches, P(?:a|b)S and
- * P(?:c|d)S: each entry costs memory and a check.  On failure the regex
- * simply has none. */
+ * MAX_ALTERNATIVES runs of neighbouring branches, P(?:a|b) and P(?:c|d):
+ * each entry costs memory and a check.  On failure the regex simply has
+ * none. */
 static void
 add_alternatives(struct prefilter *pf, size_t id)
 {
