@@ -1248,19 +1248,44 @@ drop_common_sets(struct prefilter *pf, const uint32_t *found, size_t n)
 	}
 }
 
-/* Remove from the literals' mark lists every set no regex checks (start
- * lists stay: anchored searches use them). */
+/* Does regex 'r' ever need the start positions of its own start set?
+ * Not when each of its alternatives has a start set: prefilter_starts()
+ * then asks those (and, should they fail, searches without starts). */
+static bool
+own_starts_needed(const struct prefilter *pf, const struct regex_info *r)
+{
+	size_t k;
+
+	for (k = 0; k < r->branch_count; k++) {
+		if (!pf->regex[r->branch_at + k].has_start)
+			return true;
+	}
+	return r->branch_count == 0;
+}
+
+/* Remove from the literals' mark lists every set no regex checks, and
+ * from their start lists every set no anchored search asks for. */
 static void
 stop_marking_unused(struct prefilter *pf)
 {
 	bool *used = calloc(pf->set_count + 1, sizeof(*used));
+	bool *starts_used = calloc(pf->set_count + 1, sizeof(*starts_used));
 	size_t r, k, i, w = 0;
 
-	if (used == NULL)
+	if (used == NULL || starts_used == NULL) {
+		free(used);
+		free(starts_used);
 		return; /* only costs time */
+	}
 	for (r = 0; r < pf->regex_count; r++) {
-		for (k = 0; k < pf->regex[r].set_count; k++)
-			used[pf->regex[r].sets[k]] = true;
+		struct regex_info *ri = &pf->regex[r];
+
+		for (k = 0; k < ri->set_count; k++)
+			used[ri->sets[k]] = true;
+		if (ri->has_start && own_starts_needed(pf, ri))
+			starts_used[ri->start_set] = true;
+		else
+			ri->has_start = false;
 	}
 	for (i = 0; i < pf->lit_count; i++) {
 		struct literal_refs *l = &pf->lit_refs[i];
@@ -1271,7 +1296,7 @@ stop_marking_unused(struct prefilter *pf)
 
 			at[k] = (uint32_t)w;
 			for (j = l->at[k]; j < l->at[k + 1]; j++) {
-				if (k >= 4 || used[pf->refs[j]])
+				if ((k < 4 ? used : starts_used)[pf->refs[j]])
 					pf->refs[w++] = pf->refs[j];
 			}
 		}
@@ -1280,6 +1305,7 @@ stop_marking_unused(struct prefilter *pf)
 	}
 	pf->ref_count = w;
 	free(used);
+	free(starts_used);
 }
 
 /* How rare a set is: found in fewer sample texts first, then by its

@@ -221,6 +221,37 @@ alternatives_are_checked_one_by_one(void **state)
 	assert_string_equal(starts(group, "green x apple"), "");
 }
 
+/* Tuning stops recording the regex's own starts, which its alternatives'
+ * answer for; the starts found stay the same. */
+static void
+tuned_alternatives_still_give_starts(void **state)
+{
+	static const char *const samples[] = {"a red old apple", "hello"};
+	const size_t lens[] = {15, 5};
+	struct prefilter *pf = prefilter_new();
+	size_t id = prefilter_add(
+	    pf, "\\b(?:red \\w+ apple|green \\w+ pear|blue \\w+ plum)\\b");
+	size_t pos[8];
+
+	(void)state;
+	assert_int_equal(prefilter_build(pf), 0);
+	prefilter_tune(pf, samples, lens, 2);
+	prefilter_scan(pf, "green x pear red y apple", 24);
+	assert_int_equal(prefilter_starts(pf, id, 0, pos, 8), 2);
+	assert_int_equal(pos[0], 0);
+	assert_int_equal(pos[1], 13);
+	assert_int_equal(prefilter_starts(pf, id, 1, pos, 8), 1);
+	assert_int_equal(pos[0], 13);
+	/* Too many to list: "cannot tell" (a search of the whole text),
+	 * never "nowhere". */
+	assert_int_equal(prefilter_starts(pf, id, 0, pos, 1), -1);
+	prefilter_scan(pf, "blue sky plum", 13);
+	assert_true(prefilter_possible(pf, id));
+	assert_int_equal(prefilter_starts(pf, id, 0, pos, 8), 1);
+	assert_int_equal(pos[0], 0);
+	prefilter_free(pf);
+}
+
 /* Searching only where matches can start finds exactly what a search
  * of the whole text finds, from any position. */
 static void
@@ -560,6 +591,7 @@ main(void)
 	    cmocka_unit_test(overlapping_literals_are_all_found),
 	    cmocka_unit_test(matches_start_where_their_first_literals_are),
 	    cmocka_unit_test(alternatives_are_checked_one_by_one),
+	    cmocka_unit_test(tuned_alternatives_still_give_starts),
 	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
 	    cmocka_unit_test(candidates_know_their_group_and_come_in_order),
