@@ -418,15 +418,15 @@ find(struct rx *rx, struct rx_env *env, const char *s, size_t len, size_t from,
 	return search(rx->code, rx->jit, env, s, len, from, start, end);
 }
 
-int
-rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+/* rx_find() once the prefilter has not ruled 'rx' out: the memo of the
+ * whole text, else a search. */
+static int
+find_possible(struct rx *rx, struct rx_env *env, const char *s, size_t len,
     size_t from, size_t *start, size_t *end)
 {
 	bool whole = from == 0 && s == env->text && len == env->text_len;
 	int rc;
 
-	if (from > len || !rx_possible(rx, env, s))
-		return 0;
 	if (whole && rx->memo_env == env && rx->memo_gen == env->gen) {
 		*start = rx->memo_start;
 		*end = rx->memo_end;
@@ -441,6 +441,15 @@ rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
 		rx->memo_end = rc == 1 ? *end : 0;
 	}
 	return rc;
+}
+
+int
+rx_find(struct rx *rx, struct rx_env *env, const char *s, size_t len,
+    size_t from, size_t *start, size_t *end)
+{
+	if (from > len || !rx_possible(rx, env, s))
+		return 0;
+	return find_possible(rx, env, s, len, from, start, end);
 }
 
 long
@@ -618,11 +627,12 @@ pattern_matches(
 {
 	size_t i, a, b;
 
-	/* Bit tests first: any part ruled out saves running the others. */
+	/* Bit tests first: any part ruled out saves running the others
+	 * (which then need no second test). */
 	if (!pattern_possible(p, env, s))
 		return false;
 	for (i = 0; i < p->all_count; i++) {
-		if (rx_find(p->all[i], env, s, len, 0, &a, &b) != 1)
+		if (find_possible(p->all[i], env, s, len, 0, &a, &b) != 1)
 			return false;
 	}
 	return pattern_none_clear(p, env, s, len);
