@@ -444,24 +444,32 @@ rest_kept(const char *rest)
 	                                                                   : n;
 }
 
-/* What stands for the alternative [b0, b1) of regex 'src': the regex up
- * to its alternation with only that alternative, \bwhy (?:a) for
- * \bwhy (?:a|b) back, so that any match of the regex through that
- * alternative begins with a match of it.  What follows the alternation
+/* One branch of an alternation: [p, end) of the regex's text. */
+struct branch {
+	const char *p, *end;
+};
+
+/* What stands for some branches of the alternation of regex 'src': the
+ * regex up to its alternation with only those branches, \bwhy (?:a) for
+ * \bwhy (?:a|b) back, so that any match of the regex through one of them
+ * begins with a match of it.  (Their order does not matter: the result
+ * only says where the regex could match.)  What follows the alternation
  * is left out (every alternative needs it alike, the regex's own sets
  * check it, and analysing it once per alternative costs memory and
  * start-up time), but for a first \b or space.  NULL when out of
  * memory. */
 static char *
 alternative_source(const char *src, const char *group, const char *close,
-    const char *b0, const char *b1)
+    const struct branch *b, const size_t *pick, size_t n)
 {
 	size_t before = group != NULL ? (size_t)(group - src) : 0;
-	size_t len = (size_t)(b1 - b0);
 	size_t after = group != NULL ? rest_kept(close + 1) : 0;
+	size_t len = before + 3 + 1 + after + 1, i;
 	char *s, *w;
 
-	s = w = malloc(before + 3 + len + 1 + after + 1);
+	for (i = 0; i < n; i++)
+		len += (size_t)(b[pick[i]].end - b[pick[i]].p) + 1;
+	s = w = malloc(len);
 	if (s == NULL)
 		return NULL;
 	if (group != NULL) {
@@ -469,8 +477,13 @@ alternative_source(const char *src, const char *group, const char *close,
 		memcpy(w + before, "(?:", 3);
 		w += before + 3;
 	}
-	memcpy(w, b0, len);
-	w += len;
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			*w++ = '|';
+		memcpy(
+		    w, b[pick[i]].p, (size_t)(b[pick[i]].end - b[pick[i]].p));
+		w += b[pick[i]].end - b[pick[i]].p;
+	}
 	if (group != NULL) {
 		*w++ = ')';
 		memcpy(w, close + 1, after);
@@ -480,6 +493,65 @@ alternative_source(const char *src, const char *group, const char *close,
 	return s;
 }
 
+/* Does every match of the regex through branch 'b' start with a literal
+ * (regex_starts())?  Only then can its anchored searches start where
+ * those literals are. */
+static bool
+branch_starts_known(const char *src, const char *group, const char *close,
+    const struct branch *b)
+{
+	static const size_t only = 0;
+	char *alt = alternative_source(src, group, close, b, &only, 1);
+	struct litset starts;
+	bool known = alt != NULL && regex_starts(alt, &starts);
+
+	if (known)
+		set_free(&starts);
+	free(alt);
+	return known;
+}
+
+/* Cut the 'n' branches of an alternation into 'runs' groups, in
+ * order[] with the first branch of group k at order[at[k]]: neighbours
+ * in groups of about equal size, except that when there are more
+ * branches than groups, those without start literals go together in the
+ * last group, so that the other groups keep theirs.  Returns the number
+ * of groups. */
+static size_t
+group_branches(const char *src, const char *group, const char *close,
+    const struct branch *b, size_t n, size_t *order, size_t *at)
+{
+	size_t runs = n < MAX_ALTERNATIVES ? n : MAX_ALTERNATIVES, k, i, m = 0;
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	if (n > MAX_ALTERNATIVES) {
+		size_t unknown = n;
+
+		/* Those with starts first, in order, then the others. */
+		for (i = 0; i < n; i++) {
+			if (branch_starts_known(src, group, close, &b[i]))
+				order[m++] = i;
+			else
+				order[--unknown] = i;
+		}
+		if (m > 0 && m < n) {
+			size_t with = m < runs - 1 ? m : runs - 1;
+
+			for (k = 0; k < with; k++)
+				at[k] = k * m / with;
+			at[with] = m;
+			at[with + 1] = n;
+			return with + 1;
+		}
+		for (i = 0; i < n; i++)
+			order[i] = i;
+	}
+	for (k = 0; k <= runs; k++)
+		at[k] = k * n / runs;
+	return runs;
+}
+
 /* Give the alternatives of regex 'id' entries of their own and analyse
  * them, when it is an alternation.  A match of P(?:a|b)S begins with a
  * match of P(?:a) or of P(?:b), at the same place, so the regex can only
@@ -487,34 +559,34 @@ alternative_source(const char *src, const char *group, const char *close,
  * regex whose literals all occurred, but not those of any one
  * alternative, is ruled out, and its anchored searches start only where
  * a possible alternative can.  A long alternation is cut into at most
- * MAX_ALTERNATIVES runs of neighbouring branches, P(?:a|b) and P(?:c|d):
- * each entry costs memory and a check.  On failure the regex simply has
- * none. */
+ * MAX_ALTERNATIVES groups of branches (see group_branches()): each entry
+ * costs memory and a check.  On failure the regex simply has none. */
 static void
 add_alternatives(struct prefilter *pf, size_t id)
 {
 	const char *bars[MAX_BARS], *group, *inner, *close;
-	long n =
-	    find_alternation(pf->regex[id].src, &group, &inner, &close, bars);
-	size_t first = pf->regex_count, branches = (size_t)n + 1, runs, k;
+	const char *src = pf->regex[id].src;
+	long n = find_alternation(src, &group, &inner, &close, bars);
+	struct branch b[MAX_BARS + 1];
+	size_t order[MAX_BARS + 1], at[MAX_ALTERNATIVES + 1];
+	size_t first = pf->regex_count, branches = (size_t)n + 1, runs, k, i;
 	char **grown;
 
 	if (n <= 0)
 		return;
-	runs = branches < MAX_ALTERNATIVES ? branches : MAX_ALTERNATIVES;
+	for (i = 0; i < branches; i++) {
+		b[i].p = i == 0 ? inner : bars[i - 1] + 1;
+		b[i].end = i == branches - 1 ? close : bars[i];
+	}
+	runs = group_branches(src, group, close, b, branches, order, at);
 	grown = realloc(
 	    pf->branch_src, (pf->branch_src_count + runs) * sizeof(*grown));
 	if (grown == NULL)
 		return;
 	pf->branch_src = grown;
 	for (k = 0; k < runs; k++) {
-		/* Branches [from, to) of the alternation. */
-		size_t from = k * branches / runs,
-		       to = (k + 1) * branches / runs;
-		const char *b0 = from == 0 ? inner : bars[from - 1] + 1;
-		const char *b1 = to == branches ? close : bars[to - 1];
-		char *alt =
-		    alternative_source(pf->regex[id].src, group, close, b0, b1);
+		char *alt = alternative_source(
+		    src, group, close, b, order + at[k], at[k + 1] - at[k]);
 		size_t a;
 
 		if (alt == NULL)

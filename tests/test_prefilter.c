@@ -221,6 +221,25 @@ alternatives_are_checked_one_by_one(void **state)
 	assert_string_equal(starts(group, "green x apple"), "");
 }
 
+/* A long alternation is checked in groups of branches; those that start
+ * with no literal ("\w+ty") are grouped apart, so that they do not take
+ * the others' starts away. */
+static void
+long_alternations_keep_their_starts(void **state)
+{
+	const char *many = "\\b(?:red one|red two|red three|red four|"
+	                   "red five|red six|red seven|red eight|red nine|"
+	                   "red ten|red eleven|red twelve|red thirteen|"
+	                   "red fourteen|red fifteen|red sixteen|red "
+	                   "seventeen|\\w+ty zebras|red eighteen)\\b";
+
+	(void)state;
+	assert_string_equal(starts(many, "a red two and red ten"), "2 14");
+	assert_string_equal(starts(many, "my red eighteen"), "3");
+	assert_false(possible(many, "red nineteen"));
+	assert_string_equal(starts(many, "forty zebras , red one"), "-");
+}
+
 /* Tuning stops recording the regex's own starts, which its alternatives'
  * answer for; the starts found stay the same. */
 static void
@@ -591,6 +610,7 @@ main(void)
 	    cmocka_unit_test(overlapping_literals_are_all_found),
 	    cmocka_unit_test(matches_start_where_their_first_literals_are),
 	    cmocka_unit_test(alternatives_are_checked_one_by_one),
+	    cmocka_unit_test(long_alternations_keep_their_starts),
 	    cmocka_unit_test(tuned_alternatives_still_give_starts),
 	    cmocka_unit_test(anchored_search_finds_the_same_matches),
 	    cmocka_unit_test(candidates_are_the_patterns_a_message_can_match),
