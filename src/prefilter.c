@@ -106,7 +106,7 @@ prefilter_free_automaton(struct prefilter *pf)
 	free(pf->rows);
 	free(pf->live);
 	free(pf->hits);
-	free(pf->set_stamp);
+	free(pf->set_mark);
 	free(pf->set_starts);
 	free(pf->start_pos);
 	free(pf->start_next);
@@ -116,7 +116,7 @@ prefilter_free_automaton(struct prefilter *pf)
 	pf->cls = NULL;
 	pf->live = NULL;
 	pf->hits = NULL;
-	pf->set_stamp = NULL;
+	pf->set_mark = NULL;
 	pf->set_starts = NULL;
 	pf->start_pos = pf->start_next = NULL;
 }
@@ -1032,13 +1032,13 @@ int
 prefilter_alloc_scan(struct prefilter *pf)
 {
 	pf->live = malloc((pf->set_count + 1) * sizeof(*pf->live));
-	pf->set_stamp = calloc(pf->set_count + 1, sizeof(*pf->set_stamp));
+	pf->set_mark = calloc(pf->set_count + 1, sizeof(*pf->set_mark));
 	pf->set_starts = calloc(pf->set_count + 1, sizeof(*pf->set_starts));
 	/* Only registered regexes are exact: alternatives need no hits. */
 	pf->hits = calloc(pf->registered + 1, sizeof(*pf->hits));
 	pf->start_pos = malloc(MAX_STARTS * sizeof(*pf->start_pos));
 	pf->start_next = malloc(MAX_STARTS * sizeof(*pf->start_next));
-	return pf->live == NULL || pf->set_stamp == NULL ||
+	return pf->live == NULL || pf->set_mark == NULL ||
 	        pf->set_starts == NULL || pf->hits == NULL ||
 	        pf->start_pos == NULL || pf->start_next == NULL
 	    ? -1
@@ -1122,6 +1122,7 @@ prefilter_build(struct prefilter *pf)
 	    pack_states(pf) == -1)
 		goto out;
 	pf->built = true;
+	prefilter_list_sets(pf, false);
 	rc = 0;
 	/* The automaton holds everything now: drop the literal sets (they
 	 * can be large) and the exact regexes' languages, keeping only the
@@ -1178,11 +1179,12 @@ mark_set(struct prefilter *pf, uint32_t id)
 {
 	/* Without branches: 'live' has room for one more than every set,
 	 * so the id can always be written and is kept only when new. */
-	size_t fresh = pf->set_stamp[id] != pf->generation;
+	struct set_mark *m = &pf->set_mark[id];
+	size_t fresh = m->stamp != pf->generation;
 
-	pf->set_stamp[id] = pf->generation;
+	m->stamp = pf->generation;
 	pf->live[pf->live_count] = id;
-	pf->live_count += fresh;
+	pf->live_count += fresh & m->listed;
 }
 
 /* The slots [*lo, *hi) of the lists (see slot_flags) whose boundaries
@@ -1265,7 +1267,7 @@ prefilter_scan(struct prefilter *pf, const char *text, size_t len)
 	if (++pf->generation == 0) {
 		/* Wrapped: forget every old stamp. */
 		for (i = 0; i < pf->set_count; i++) {
-			pf->set_stamp[i] = 0;
+			pf->set_mark[i].stamp = 0;
 			pf->set_starts[i].stamp = 0;
 		}
 		for (i = 0; i < pf->registered; i++)
@@ -1421,7 +1423,8 @@ prefilter_tune(struct prefilter *pf, const char *const *texts,
 		return;
 	found = calloc(pf->set_count + 1, sizeof(*found));
 	if (found == NULL)
-		return; /* only costs time */
+		return;                /* only costs time */
+	prefilter_list_sets(pf, true); /* counting needs them all */
 	for (i = 0; i < n; i++) {
 		prefilter_scan(pf, texts[i], lens[i]);
 		for (k = 0; k < pf->live_count; k++)
@@ -1430,6 +1433,7 @@ prefilter_tune(struct prefilter *pf, const char *const *texts,
 	drop_common_sets(pf, found, n);
 	stop_marking_unused(pf);
 	rank_by_rarity(pf, found, n);
+	prefilter_list_sets(pf, false);
 	free(found);
 }
 
@@ -1455,6 +1459,19 @@ prefilter_live(const struct prefilter *pf, const size_t **ids)
 	return pf->live_count;
 }
 
+void
+prefilter_list_sets(struct prefilter *pf, bool all)
+{
+	size_t i;
+
+	for (i = 0; i < pf->set_count; i++)
+		pf->set_mark[i].listed = all;
+	for (i = 0; i < pf->registered; i++) {
+		if (pf->regex[i].set_count > 0)
+			pf->set_mark[pf->regex[i].sets[0]].listed = 1;
+	}
+}
+
 bool
 prefilter_filters(const struct prefilter *pf, size_t id)
 {
@@ -1478,7 +1495,7 @@ sets_occurred(const struct prefilter *pf, const struct regex_info *r)
 	size_t k;
 
 	for (k = 0; k < r->set_count; k++) {
-		if (pf->set_stamp[r->sets[k]] != pf->generation)
+		if (pf->set_mark[r->sets[k]].stamp != pf->generation)
 			return false;
 	}
 	return true;

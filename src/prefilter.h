@@ -89,7 +89,9 @@ bool prefilter_possible(const struct prefilter *pf, size_t id);
 /* Regexes are ruled out through literal sets, which regexes share: a
  * regex needs one to four sets (one literal of each) to occur.
  *
- * The sets that occurred in the last scan, in *ids (borrowed), and their
+ * The sets that occurred in the last scan and are some regex's key (see
+ * prefilter_key(); the only ones a selection of candidates filed under
+ * keys reads, and far fewer than all), in *ids (borrowed), and their
  * count.  PREFILTER_NONE when the automaton is not built. */
 size_t prefilter_live(const struct prefilter *pf, const size_t **ids);
 

@@ -69,6 +69,15 @@ struct set {
 	bool starts;      /* regexes start with it: its positions are kept */
 };
 
+/* What a scan marks of a set: the generation it occurred in; and
+ * whether the scan lists it when it does ('live'), which the sets that
+ * are some regex's key (prefilter_key()) are, the ones candidates are
+ * filed under: there are far fewer of them. */
+struct set_mark {
+	uint32_t stamp;
+	uint32_t listed; /* 1 or 0 */
+};
+
 /* Where a set regexes start with occurred in the scan of generation
  * 'stamp': a list through the prefilter's 'start_next' from 'head', and
  * whether some positions were lost (too many). */
@@ -124,13 +133,13 @@ struct prefilter {
 	 * marked. */
 	struct set *set; /* until the automaton is built */
 	size_t set_count, set_cap;
-	size_t *set_score;   /* per set, once built: see struct set */
-	uint32_t *set_stamp; /* per set: generation it occurred in; apart
-	                        from 'set' so marking stays in cache */
+	size_t *set_score;             /* per set, once built: see struct set */
+	struct set_mark *set_mark;     /* per set, apart from 'set' so that
+	                                  marking stays in cache */
 	struct set_starts *set_starts; /* per set, likewise */
 	long *set_index;               /* open addressing; -1 for empty */
 	size_t set_index_size;
-	size_t *live;
+	size_t *live; /* the listed sets the last scan marked */
 	size_t live_count;
 	/* Start positions found by the scan (MAX_STARTS), each set's in a
 	 * list from its 'start_head'. */
@@ -177,6 +186,10 @@ struct prefilter {
 
 /* Make room for 'n' regex entries; -1 when out of memory. */
 int prefilter_reserve_regexes(struct prefilter *pf, size_t n);
+
+/* List the sets that are some registered regex's key (its sets[0]),
+ * once the regexes' sets are final, or with 'all' every set. */
+void prefilter_list_sets(struct prefilter *pf, bool all);
 
 /* Drop the automaton and the per-scan arrays, keeping the regexes. */
 void prefilter_free_automaton(struct prefilter *pf);

@@ -396,6 +396,7 @@ prefilter_take_saved(struct prefilter *pf)
 	pf->generation = 0;
 	pf->built = true;
 	pf->reused = true;
+	prefilter_list_sets(pf, false);
 	free(r);
 	free(s);
 	return 0;
