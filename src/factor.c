@@ -144,10 +144,8 @@ supported(const char *p, const char *end)
 static int write_alternation(
     const struct range *branches, size_t n, struct buf *out, int depth);
 
-/* Just past the atom at p: an escape, a class, a group or one
- * character.  NULL when it is not closed. */
-static const char *
-skip_atom(const char *p, const char *end)
+const char *
+regex_atom_end(const char *p, const char *end)
 {
 	if (*p == '\\')
 		return p + 1 < end ? p + 2 : NULL;
@@ -168,7 +166,7 @@ split_branches(struct range r, struct range **branches)
 
 	for (p = r.p; p != NULL && p < r.end;) {
 		n += *p == '|';
-		p = skip_atom(p, r.end);
+		p = regex_atom_end(p, r.end);
 	}
 	if (p == NULL)
 		return 0;
@@ -177,7 +175,7 @@ split_branches(struct range r, struct range **branches)
 		return 0;
 	for (p = r.p; p != NULL && p < r.end;) {
 		if (*p != '|' || i + 1 >= n) {
-			p = skip_atom(p, r.end);
+			p = regex_atom_end(p, r.end);
 		} else {
 			(*branches)[i].p = start;
 			(*branches)[i++].end = p;
@@ -203,7 +201,7 @@ write_sequence(struct range r, struct buf *out, int depth)
 		int rc;
 
 		if (*p != '(') {
-			p = skip_atom(p, r.end);
+			p = regex_atom_end(p, r.end);
 			if (p == NULL)
 				return -1;
 			continue;

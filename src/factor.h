@@ -26,4 +26,8 @@ const char *regex_class_end(const char *p, const char *end);
  * not closed before 'end'. */
 const char *regex_group_end(const char *p, const char *end);
 
+/* Just past the atom at p: an escape, a class, a group or one
+ * character.  NULL when it is not closed before 'end'. */
+const char *regex_atom_end(const char *p, const char *end);
+
 #endif

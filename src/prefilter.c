@@ -364,20 +364,6 @@ analyse(struct prefilter *pf, size_t id, bool may_be_exact)
 #define MAX_BARS         255 /* in one alternation, to split it */
 #define MAX_ALTERNATIVES 16  /* entries for one regex's alternatives */
 
-/* Just past the atom at p (an escape, a class, a group, a character),
- * or NULL when it is not well formed. */
-static const char *
-skip_atom(const char *p, const char *end)
-{
-	if (*p == '\\')
-		return p + 1 < end ? p + 2 : NULL;
-	if (*p == '[')
-		return regex_class_end(p, end);
-	if (*p == '(')
-		return regex_group_end(p, end);
-	return p + 1;
-}
-
 /* The bars at the top level of [p, end) into bars[] and their count;
  * -1 when there are more than MAX_BARS, or the text is not well
  * formed. */
@@ -392,7 +378,7 @@ find_bars(const char *p, const char *end, const char **bars)
 				return -1;
 			bars[n++] = p;
 		}
-		p = skip_atom(p, end);
+		p = regex_atom_end(p, end);
 	}
 	return p == NULL ? -1 : n;
 }
@@ -414,7 +400,7 @@ find_alternation(const char *src, const char **group, const char **inner,
 	*close = end;
 	if (n != 0)
 		return n < 0 ? 0 : n;
-	for (p = src; p != NULL && p < end; p = skip_atom(p, end)) {
+	for (p = src; p != NULL && p < end; p = regex_atom_end(p, end)) {
 		const char *e;
 
 		if (*p != '(' || (p[1] == '?' && p[2] != ':'))
@@ -422,10 +408,10 @@ find_alternation(const char *src, const char **group, const char **inner,
 		e = regex_group_end(p, end);
 		if (e == NULL || (*e != '\0' && strchr("?*+{", *e) != NULL))
 			continue;
-		n = find_bars(p + (p[1] == '?' ? 3 : 1), e - 1, bars);
+		*inner = p + (p[1] == '?' ? 3 : 1);
+		n = find_bars(*inner, e - 1, bars);
 		if (n > 0) {
 			*group = p;
-			*inner = p + (p[1] == '?' ? 3 : 1);
 			*close = e - 1;
 			return n;
 		}
