@@ -607,6 +607,34 @@ pattern_from_json(struct pattern *p, const struct cJSON *node,
 	return rc;
 }
 
+int
+pattern_add_none(struct pattern *p, const struct cJSON *node,
+    const struct lexicon *lex, const struct pattern_origin *o, struct diag *d)
+{
+	struct rx **more = NULL, **grown;
+	size_t n = 0, i;
+
+	if (compile_list(&more, &n, node, "none", lex, o, d) == -1) {
+		for (i = 0; more != NULL && i < n; i++)
+			rx_free(more[i]);
+		free(more);
+		return -1;
+	}
+	grown = realloc(p->none, (p->none_count + n) * sizeof(*grown));
+	if (grown == NULL) {
+		diag_add(d, "%s: out of memory", o->path);
+		for (i = 0; i < n; i++)
+			rx_free(more[i]);
+		free(more);
+		return -1;
+	}
+	memcpy(grown + p->none_count, more, n * sizeof(*more));
+	p->none = grown;
+	p->none_count += n;
+	free(more);
+	return 0;
+}
+
 bool
 pattern_none_clear(
     const struct pattern *p, struct rx_env *env, const char *s, size_t len)

@@ -100,6 +100,13 @@ int pattern_from_json(struct pattern *p, const struct cJSON *node,
     double default_weight, const struct lexicon *lex,
     const struct pattern_origin *origin, struct diag *d);
 
+/* Add to the 'none' regexes of 'p' those of a JSON regex string or
+ * array (a rule's "none", which applies to each of its patterns).
+ * Returns 0, or -1 with the problems reported in 'd'. */
+int pattern_add_none(struct pattern *p, const struct cJSON *node,
+    const struct lexicon *lex, const struct pattern_origin *origin,
+    struct diag *d);
+
 /* True when every 'all' regex matches and no 'none' regex does; a search
  * that hits the match limit counts as "no match" here. */
 bool pattern_matches(

@@ -236,7 +236,7 @@ load_rule(struct loader *ld, const cJSON *node, size_t index)
 {
 	struct triage *t = ld->t;
 	struct rule *r;
-	const cJSON *pats, *item;
+	const cJSON *pats, *item, *none;
 	const char *id = jsonfile_string(node, "id");
 	const char *reason = jsonfile_string(node, "reason");
 	char where[128];
@@ -293,6 +293,7 @@ load_rule(struct loader *ld, const cJSON *node, size_t index)
 		ld->errors++;
 		return;
 	}
+	none = cJSON_GetObjectItemCaseSensitive(node, "none");
 	cJSON_ArrayForEach(item, pats)
 	{
 		char pwhere[160];
@@ -303,6 +304,15 @@ load_rule(struct loader *ld, const cJSON *node, size_t index)
 		        &r->patterns[i], item, 1.0, t->lex, &o, ld->d) == -1)
 			ld->errors++;
 		r->pattern_count = ++i;
+		/* The rule's own "none" vetoes every one of its patterns
+		 * (reported once if it is wrong). */
+		snprintf(pwhere, sizeof(pwhere), "%s", where);
+		if (none != NULL &&
+		    pattern_add_none(
+		        &r->patterns[i - 1], none, t->lex, &o, ld->d) == -1) {
+			ld->errors++;
+			none = NULL;
+		}
 	}
 	r->examples =
 	    copy_strings(ld, node, "examples", where, &r->example_count);

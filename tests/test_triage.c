@@ -150,6 +150,15 @@ every_part_of_a_combined_pattern_must_be_live(void **state)
 }
 
 static void
+a_rules_none_vetoes_each_of_its_patterns(void **state)
+{
+	LEVEL(*state, "i wet myself", "emergency");
+	LEVEL(*state, "i wet myself laughing", "none");
+	LEVEL(*state, "cant pee for laughing", "none");
+	LEVEL(*state, "laughing, but i have a fever", "urgent");
+}
+
+static void
 guidance_exists_for_every_level_above_none(void **state)
 {
 	struct fixture *f = *state;
@@ -219,6 +228,7 @@ main(void)
 	    cmocka_unit_test(someone_else_is_discounted_unless_asking_for_them),
 	    cmocka_unit_test(every_part_of_a_combined_pattern_must_be_live),
 	    cmocka_unit_test(match_across_a_clause_break_is_not_discounted),
+	    cmocka_unit_test(a_rules_none_vetoes_each_of_its_patterns),
 	    cmocka_unit_test(guidance_exists_for_every_level_above_none),
 	};
 	const struct CMUnitTest shipped[] = {
